@@ -1,0 +1,32 @@
+export type {
+  ResolvedWitxType,
+  WitxAbi,
+  WitxBuiltin,
+  WitxDocument,
+  WitxField,
+  WitxFunction,
+  WitxInt,
+  WitxLoc,
+  WitxModule,
+  WitxParam,
+  WitxType,
+  WitxTypeDef,
+} from './types.js';
+export { WitxError, WitxLoweringError } from './errors.js';
+export { parseWitx } from './parser.js';
+export { linkWitx } from './link.js';
+export { loadWitxDir } from './load.js';
+export { findWitxFunction, lookupTypeDef, resolveType, typeName } from './resolve.js';
+export {
+  coreSignature,
+  coreSignatureText,
+  lowerFunction,
+  scalarCore,
+  type CoreSignature,
+  type CoreType,
+  type LoweredFunction,
+  type LoweredParam,
+  type LoweredRole,
+} from './lower.js';
+export { describeWitxFunction, describeWitxType } from './describe.js';
+export { witxLayout, type WitxFieldLayout, type WitxLayout } from './layout.js';
