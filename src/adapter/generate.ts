@@ -1,0 +1,70 @@
+import type { WitxAbi } from '../witx/index.js';
+import { errorHelpers } from './errors.js';
+import { generateHostcall, ImportTable, MappingError } from './hostcall.js';
+import { MAPPINGS } from './mappings/index.js';
+import { asyncWat, RUNTIME_WAT } from './runtime.js';
+import type { WitView } from './wit-view.js';
+
+export type AdapterVariant = 'command' | 'library';
+
+export const HTTP_INCOMING_EXPORT = 'fastly:compute/http-incoming@0.1.0#handle';
+/** Legacy hostcalls written by hand rather than mapped (see runtime.ts). */
+export const HAND_WRITTEN = ['fastly_async_io#select', 'fastly_async_io#is_ready'];
+
+/**
+ * The adapter core module as WAT: one export per WITX hostcall (`<module>#<name>`), the runtime
+ * helpers, and for the `command` variant the `http-incoming.handle` export that records the
+ * downstream request and runs the guest's `_start`.
+ */
+export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterVariant): string {
+  const imports = new ImportTable(wit);
+  const funcs: string[] = [];
+  const problems: string[] = [];
+  for (const module of abi.modules) {
+    if (module.name === 'fastly_async_io') continue;
+    const table = MAPPINGS[module.name];
+    for (const fn of module.functions) {
+      const mapping = table?.[fn.name];
+      if (!mapping) {
+        problems.push(`${module.name}#${fn.name}: no mapping`);
+        continue;
+      }
+      try {
+        funcs.push(generateHostcall(abi, wit, imports, module.name, fn.name, mapping));
+      } catch (err) {
+        if (!(err instanceof MappingError)) throw err;
+        problems.push(err.message);
+      }
+    }
+  }
+  if (problems.length) throw new MappingError(`adapter generation failed:\n  ${problems.join('\n  ')}`);
+
+  const asyncFuncs = asyncWat((ref) => imports.id(ref));
+  const errorTypes = imports.errorTypes();
+  const helpers = errorHelpers(wit, errorTypes);
+  const entry =
+    variant === 'command'
+      ? [
+          '  (import "__main_module__" "_start" (func $main_start))',
+          `  (func (export ${JSON.stringify(HTTP_INCOMING_EXPORT)}) (param $request i32) (param $body i32) (result i32)`,
+          '    (global.set $downstream_request (local.get $request))',
+          '    (global.set $downstream_body (local.get $body))',
+          '    (call $main_start)',
+          '    (i32.const 0))',
+        ]
+      : [];
+  return [
+    '(module',
+    '  (import "env" "memory" (memory 0))',
+    ...imports.declarations(),
+    ...entry.slice(0, 1),
+    '  (global $downstream_request (mut i32) (i32.const -1))',
+    '  (global $downstream_body (mut i32) (i32.const -1))',
+    RUNTIME_WAT,
+    asyncFuncs,
+    ...helpers,
+    ...funcs,
+    ...entry.slice(1),
+    ')',
+  ].join('\n');
+}

@@ -1,0 +1,736 @@
+import { resolveType, witxLayout, type WitxAbi, type WitxType } from '../witx/index.js';
+import { HandleKind } from './handle-tags.js';
+import { asCall, isBranch, isCall, type CallMapping, type Mapping, type Out, type Source } from './mapping.js';
+import { coreId, handleKind, hostcallShape, type HostcallShape, type Input, type OutSlot } from './shape.js';
+import { Status, type StatusName } from './status.js';
+import { convert, FnBuilder, load, store, zero, type CoreType } from './wat.js';
+import type { WitFunctionView, WitView, WType } from './wit-view.js';
+
+/** Collects the WIT imports generated code calls, so each is declared once. */
+export class ImportTable {
+  private readonly byKey = new Map<string, { id: string; fn: WitFunctionView }>();
+
+  constructor(private readonly wit: WitView) {}
+
+  id(ref: string): string {
+    const fn = this.wit.func(ref);
+    const key = `${fn.importModule}#${fn.importName}`;
+    let entry = this.byKey.get(key);
+    if (!entry) {
+      entry = { id: `$wit_${this.byKey.size}`, fn };
+      this.byKey.set(key, entry);
+    }
+    return entry.id;
+  }
+
+  view(ref: string): WitFunctionView {
+    return this.wit.func(ref);
+  }
+
+  /** The `[resource-drop]` intrinsic for `resource`, declared in the interface of `ref`. */
+  dropId(ref: string, resource: string): string {
+    const iface = ref.split('/')[0];
+    return this.id(`${iface}/[resource-drop]${resource}`);
+  }
+
+  /** Error types of every imported function, for the status helpers. */
+  errorTypes(): WType[] {
+    const types: WType[] = [];
+    for (const { fn } of this.byKey.values()) if (fn.result?.kind === 'result' && fn.result.err) types.push(fn.result.err);
+    return types;
+  }
+
+  declarations(): string[] {
+    return [...this.byKey.values()].map(({ id, fn }) => {
+      const params = fn.paramsIndirect ? ['i32'] : [...fn.flatParams];
+      let results = fn.flatResults;
+      if (fn.resultsIndirect) {
+        params.push('i32');
+        results = [];
+      }
+      const sig = `${params.length ? ` (param ${params.join(' ')})` : ''}${results.length ? ` (result ${results.join(' ')})` : ''}`;
+      return `  (import ${JSON.stringify(fn.importModule)} ${JSON.stringify(fn.importName)} (func ${id}${sig}))`;
+    });
+  }
+}
+
+export class MappingError extends Error {}
+
+/** Generates the exported core function for one legacy hostcall. */
+export function generateHostcall(
+  abi: WitxAbi,
+  wit: WitView,
+  imports: ImportTable,
+  module: string,
+  name: string,
+  mapping: Mapping,
+): string {
+  const fn = abi.modules.find((m) => m.name === module)?.functions.find((f) => f.name === name);
+  if (!fn) throw new MappingError(`${module}#${name}: not a WITX hostcall`);
+  const shape = hostcallShape(abi, fn);
+  const b = new FnBuilder(
+    `${module}#${name}`,
+    shape.core.map((p) => ({ id: coreId(p), core: p.core })),
+    'i32',
+  );
+  try {
+    if (typeof mapping === 'object' && 'unsupported' in mapping) {
+      b.emit(`(i32.const ${Status.unsupported})`);
+    } else if (isCall(mapping)) {
+      new CallGenerator(abi, wit, imports, shape, b).generate(asCall(mapping));
+    } else if (isBranch(mapping)) {
+      const param = shape.inputs.find((i) => i.name === mapping.branch);
+      if (param?.kind !== 'value') throw new MappingError(`no WITX value param ${mapping.branch} to branch on`);
+      mapping.cases.forEach((c, i) => {
+        b.emit(`(if (i32.eq (local.get ${coreId(param.param)}) (i32.const ${i})) (then`);
+        new CallGenerator(abi, wit, imports, shape, b).generate(asCall(c), [mapping.branch]);
+        b.emit('return))');
+      });
+      b.emit(`(i32.const ${Status.inval})`);
+    } else {
+      mapping.body(b, shape, (ref) => imports.id(ref));
+    }
+  } catch (err) {
+    if (err instanceof MappingError) throw new MappingError(`${module}#${name}: ${err.message}`);
+    throw err;
+  }
+  return b.toWat();
+}
+
+type Val =
+  | { k: 'leaf'; expr: string; core: CoreType }
+  | { k: 'list'; ptr: string; len: string }
+  | { k: 'fields'; vals: Val[] }
+  | { k: 'option'; disc: string; some?: Val }
+  | { k: 'case'; index: number }
+  /** Already-flattened values, for variants whose case is only known at run time. */
+  | { k: 'flat'; exprs: string[] };
+
+class CallGenerator {
+  private inputCursor = 0;
+  private consumed = new Set<string>();
+  /** Resources this hostcall opened and must drop on every way out. */
+  private readonly drops: Array<{ id: string; local: string }> = [];
+  private statusLocal: string | undefined;
+
+  constructor(
+    private readonly abi: WitxAbi,
+    private readonly wit: WitView,
+    private readonly imports: ImportTable,
+    private readonly shape: HostcallShape,
+    private readonly b: FnBuilder,
+  ) {}
+
+  /** `consumed`: WITX inputs already decided on (a branch's selector), skipped when binding. */
+  generate(mapping: CallMapping, consumed: string[] = []): void {
+    this.consumed = new Set(consumed);
+    this.b.emit('(call $scratch_reset)');
+    this.emitCall(mapping);
+    for (const extra of mapping.also ?? []) {
+      const slot = this.outSlot(extra.out);
+      let value = `(i32.const ${extra.value ?? 0})`;
+      if (extra.lenOf) {
+        const input = this.input(extra.lenOf);
+        if (input.kind !== 'list') throw new MappingError(`${extra.lenOf} is not a list`);
+        value = `(local.get ${coreId(input.len)})`;
+      }
+      this.b.emit(store('i32', 4, `(local.get ${coreId(slot.param)})`, 0, value));
+    }
+    this.b.emit(...this.dropAll(), `(i32.const ${Status.ok})`);
+  }
+
+  /** `(return status)`, dropping what this hostcall opened first. */
+  private ret(status: string): string {
+    if (!this.drops.length) return `(return ${status})`;
+    this.statusLocal ??= this.b.local('i32', 'status');
+    return `(local.set ${this.statusLocal} ${status}) ${this.dropAll().join(' ')} (return (local.get ${this.statusLocal}))`;
+  }
+
+  private dropAll(): string[] {
+    return this.drops.map((d) => `(call ${d.id} (local.get ${d.local}))`);
+  }
+
+  private emitCall(mapping: CallMapping): void {
+    const fn = this.imports.view(mapping.call);
+    const id = this.imports.id(mapping.call);
+    const args = fn.params.map((p, i) => this.valFor(p.type, mapping.args?.[i], `param ${p.name} of ${fn.ref}`));
+    this.checkInputsConsumed(mapping, fn);
+
+    const outs = this.planOuts(fn, mapping.out);
+    const firstBuffer = outs.find((o): o is Extract<Out, { buf: string }> => typeof o === 'object' && 'buf' in o);
+    const operands: string[] = [];
+    if (fn.paramsIndirect) {
+      const tuple: WType = { kind: 'tuple', types: fn.params.map((p) => p.type) };
+      const lay = this.wit.layout(tuple);
+      const area = this.b.local('i32', 'args');
+      this.b.emit(`(local.set ${area} (call $alloc (i32.const ${lay.size}) (i32.const ${lay.align})))`);
+      this.storeVal(tuple, { k: 'fields', vals: args }, area, 0);
+      operands.push(`(local.get ${area})`);
+    } else {
+      fn.params.forEach((p, i) => operands.push(...this.flattenVal(p.type, args[i])));
+    }
+    if (firstBuffer) {
+      const buf = this.buffer(firstBuffer.buf);
+      this.b.emit(`(call $arm_dest (local.get ${coreId(buf.ptr)}) (local.get ${coreId(buf.cap)}))`);
+    }
+    const ret = this.b.local('i32', 'ret');
+    if (fn.resultsIndirect) {
+      const lay = this.wit.layout(fn.result!);
+      this.b.emit(`(local.set ${ret} (call $alloc (i32.const ${lay.size}) (i32.const ${lay.align})))`);
+      this.b.emit(`(call ${id} ${[...operands, `(local.get ${ret})`].join(' ')})`);
+    } else if (fn.result) {
+      const lay = this.wit.layout(fn.result);
+      this.b.emit(`(local.set ${ret} (call $alloc (i32.const ${lay.size}) (i32.const ${lay.align})))`);
+      this.b.emit(store(fn.flatResults[0], lay.size, `(local.get ${ret})`, 0, `(call ${id} ${operands.join(' ')})`));
+    } else {
+      this.b.emit(`(call ${id} ${operands.join(' ')})`);
+    }
+    if (firstBuffer) this.b.emit('(global.set $dest_armed (i32.const 0))');
+    if (!fn.result) return;
+
+    let okType: WType | undefined = fn.result;
+    let okOffset = 0;
+    if (fn.result.kind === 'result') {
+      const lay = this.wit.layout(fn.result);
+      const nwritten = firstBuffer ? this.outSlot(firstBuffer.nwritten).param : undefined;
+      if (fn.result.err) {
+        const status = errorStatusFn(fn.result.err);
+        this.b.emit(
+          `(if (i32.load8_u (local.get ${ret})) (then ${this.ret(`(call ${status} (i32.add (local.get ${ret}) (i32.const ${lay.payloadOffset})) ${nwritten ? `(local.get ${coreId(nwritten)})` : '(i32.const 0)'})`)}))`,
+        );
+      } else {
+        this.b.emit(`(if (i32.load8_u (local.get ${ret})) (then ${this.ret(`(i32.const ${Status.error})`)}))`);
+      }
+      okType = fn.result.ok;
+      okOffset = lay.payloadOffset ?? 0;
+    }
+    if (okType) {
+      const pending = [...outs];
+      this.writeOut(okType, ret, okOffset, pending, `result of ${fn.ref}`);
+      if (pending.length) throw new MappingError(`unused outputs ${JSON.stringify(pending)}`);
+    }
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  private nextInput(what: string): Input {
+    while (this.consumed.has(this.shape.inputs[this.inputCursor]?.name)) this.inputCursor++;
+    const input = this.shape.inputs[this.inputCursor++];
+    if (!input) throw new MappingError(`no WITX input left for ${what}`);
+    return input;
+  }
+
+  /** A WITX input by name; naming it takes it out of positional binding. */
+  private input(name: string): Input {
+    const found = this.shape.inputs.find((i) => i.name === name || (i.kind === 'buffer' && i.buffer.cap.source === name));
+    if (!found) throw new MappingError(`no WITX input named ${name}`);
+    this.consumed.add(found.name);
+    return found;
+  }
+
+  private checkInputsConsumed(mapping: CallMapping, fn: WitFunctionView): void {
+    if (mapping.args) return;
+    const left = this.shape.inputs.slice(this.inputCursor).filter((i) => i.kind !== 'buffer' && !this.consumed.has(i.name));
+    if (left.length) throw new MappingError(`WITX inputs ${left.map((i) => i.name).join(', ')} have no place in ${fn.ref}`);
+  }
+
+  private valFor(t: WType, src: Source | undefined, what: string): Val {
+    if (src === undefined) {
+      if (t.kind === 'record') {
+        const mask = this.nextInput(what);
+        const struct = this.nextInput(what);
+        if (mask.kind !== 'value' || struct.kind !== 'struct') throw new MappingError(`${what} needs an options source`);
+        return this.optionsVal(t, mask.name, struct.name, {});
+      }
+      if (t.kind === 'option' && t.inner.kind === 'record') return { k: 'option', disc: '(i32.const 0)' };
+      return this.convertInput(t, this.nextInput(what), what);
+    }
+    if (typeof src === 'string') {
+      return this.convertInput(t, this.input(src), what);
+    }
+    if ('const' in src) {
+      const core = this.wit.flatten(t)[0];
+      return { k: 'leaf', expr: `(${core}.const ${src.const})`, core };
+    }
+    if ('none' in src) return { k: 'option', disc: '(i32.const 0)' };
+    if ('downstream' in src) {
+      return { k: 'leaf', expr: `(global.get $downstream_${src.downstream})`, core: 'i32' };
+    }
+    if ('options' in src) {
+      if (t.kind !== 'record') throw new MappingError(`${what}: options source for a non-record`);
+      return this.optionsVal(t, src.options.mask, src.options.struct, src.options.rename ?? {});
+    }
+    if ('when' in src) {
+      if (t.kind !== 'option') throw new MappingError(`${what}: 'when' source for a non-option`);
+      const disc = this.maskBit(src.when.mask, src.when.flag);
+      return { k: 'option', disc, some: this.valFor(t.inner, src.value, what) };
+    }
+    if ('flag' in src) return { k: 'leaf', expr: this.maskBit(src.flag.mask, src.flag.flag), core: 'i32' };
+    if ('open' in src) return { k: 'leaf', expr: this.openByName(src.open, src.name), core: 'i32' };
+    if ('ip' in src) return this.ipVal(src.ip, what);
+    throw new MappingError(`${what}: unknown source`);
+  }
+
+  private convertInput(t: WType, input: Input, what: string): Val {
+    switch (t.kind) {
+      case 'own':
+      case 'borrow': {
+        if (input.kind !== 'value') throw new MappingError(`${what}: expected a handle, got ${input.name}`);
+        return { k: 'leaf', expr: this.guestHandle(input), core: 'i32' };
+      }
+      case 'string':
+      case 'list':
+        // A pointer + usize pair is an input list too when the WIT takes it as one.
+        if (input.kind === 'buffer') {
+          return { k: 'list', ptr: `(local.get ${coreId(input.buffer.ptr)})`, len: `(local.get ${coreId(input.buffer.cap)})` };
+        }
+        if (input.kind !== 'list') throw new MappingError(`${what}: expected a list, got ${input.name}`);
+        return { k: 'list', ptr: `(local.get ${coreId(input.ptr)})`, len: `(local.get ${coreId(input.len)})` };
+      case 'enum':
+        return { k: 'leaf', expr: this.remapEnum(input, t.cases, what), core: 'i32' };
+      case 'flags':
+        return { k: 'leaf', expr: this.remapFlags(input, t.flags, what), core: 'i32' };
+      case 'option': {
+        throw new MappingError(`${what}: option params need an explicit source`);
+      }
+      default: {
+        const core = this.wit.flatten(t)[0];
+        if (!core || this.wit.flatten(t).length !== 1) throw new MappingError(`${what}: cannot bind ${t.kind} by position`);
+        const param = input.kind === 'buffer' ? input.buffer.cap : input.kind === 'value' ? input.param : undefined;
+        if (!param) throw new MappingError(`${what}: cannot bind ${input.kind} ${input.name} to ${t.kind}`);
+        return { k: 'leaf', expr: convert(`(local.get ${coreId(param)})`, param.core, core), core };
+      }
+    }
+  }
+
+  private openByName(ref: string, nameParam: string): string {
+    const input = this.input(nameParam);
+    if (input.kind !== 'list') throw new MappingError(`${nameParam} is not a string`);
+    const open = this.imports.view(ref);
+    const result = open.result;
+    if (result?.kind !== 'result' || !result.err || result.ok?.kind !== 'own') throw new MappingError(`${ref} does not open a resource`);
+    const ret = this.b.local('i32', 'opened');
+    const lay = this.wit.layout(result);
+    this.b.emit(
+      `(local.set ${ret} (call $alloc (i32.const ${lay.size}) (i32.const ${lay.align})))`,
+      `(call ${this.imports.id(ref)} (local.get ${coreId(input.ptr)}) (local.get ${coreId(input.len)}) (local.get ${ret}))`,
+      `(if (i32.load8_u (local.get ${ret})) (then ${this.ret(`(call ${errorStatusFn(result.err)} (i32.add (local.get ${ret}) (i32.const ${lay.payloadOffset})) (i32.const 0))`)}))`,
+    );
+    const handle = this.b.local('i32', 'res');
+    this.b.emit(`(local.set ${handle} ${load('i32', 4, `(local.get ${ret})`, lay.payloadOffset!)})`);
+    this.drops.push({ id: this.imports.dropId(ref, result.ok.resource), local: handle });
+    return `(local.get ${handle})`;
+  }
+
+  /** ip-address from octets: 4 bytes are v4; 16 bytes are v6 as eight big-endian u16s. */
+  private ipVal(name: string, what: string): Val {
+    const input = this.input(name);
+    if (input.kind !== 'buffer' && input.kind !== 'list') throw new MappingError(`${what}: ${name} is not an octets pointer`);
+    const ptr = `(local.get ${coreId(input.kind === 'buffer' ? input.buffer.ptr : input.ptr)})`;
+    const len = `(local.get ${coreId(input.kind === 'buffer' ? input.buffer.cap : input.len)})`;
+    this.b.emit(
+      `(if (i32.and (i32.ne ${len} (i32.const 4)) (i32.ne ${len} (i32.const 16))) (then ${this.ret(`(i32.const ${Status.inval})`)}))`,
+    );
+    const is6 = `(i32.eq ${len} (i32.const 16))`;
+    const exprs = [is6];
+    for (let i = 0; i < 8; i++) {
+      const v4 = i < 4 ? load('i32', 1, ptr, i) : '(i32.const 0)';
+      const v6 = `(i32.or (i32.shl ${load('i32', 1, ptr, 2 * i)} (i32.const 8)) ${load('i32', 1, ptr, 2 * i + 1)})`;
+      exprs.push(`(if (result i32) ${is6} (then ${v6}) (else ${v4}))`);
+    }
+    return { k: 'flat', exprs };
+  }
+
+  /** Checks a handle argument's kind (badf on mismatch) and returns the host handle. */
+  private guestHandle(input: Extract<Input, { kind: 'value' }>): string {
+    const kind = handleKind(this.abi, input.type);
+    const id = coreId(input.param);
+    this.b.emit(`(if (call $wrong_kind (local.get ${id}) (i32.const ${kind})) (then ${this.ret(`(i32.const ${Status.badf})`)}))`);
+    return kind === HandleKind.Other ? `(local.get ${id})` : `(call $strip (local.get ${id}))`;
+  }
+
+  private remapEnum(input: Input, witCases: string[], what: string): string {
+    if (input.kind !== 'value') throw new MappingError(`${what}: expected an enum value`);
+    const resolved = resolveType(this.abi, input.type);
+    const value = `(local.get ${coreId(input.param)})`;
+    if (resolved.kind !== 'enum') return value;
+    const witxCases = resolved.cases.map(caseName);
+    if (witxCases.every((c, i) => caseName(witCases[i] ?? '') === c)) return value;
+    // Differently ordered enums: map each case by name; an unknown value is an invalid argument.
+    let expr = `(block (result i32) ${this.ret(`(i32.const ${Status.inval})`)})`;
+    for (let i = witxCases.length - 1; i >= 0; i--) {
+      const target = witCases.map(caseName).indexOf(witxCases[i]);
+      if (target < 0) throw new MappingError(`${what}: WITX case ${witxCases[i]} has no WIT counterpart`);
+      expr = `(if (result i32) (i32.eq ${value} (i32.const ${i})) (then (i32.const ${target})) (else ${expr}))`;
+    }
+    return expr;
+  }
+
+  private remapFlags(input: Input, witFlags: string[], what: string): string {
+    if (input.kind !== 'value') throw new MappingError(`${what}: expected flags`);
+    const resolved = resolveType(this.abi, input.type);
+    const value = `(local.get ${coreId(input.param)})`;
+    if (resolved.kind !== 'flags') return value;
+    const witxFlags = resolved.members.map(kebab);
+    if (witxFlags.every((f, i) => witFlags[i] === f)) return value;
+    const parts = witxFlags.map((f, i) => {
+      const target = witFlags.indexOf(f);
+      if (target < 0) {
+        if (f === 'reserved') return undefined;
+        throw new MappingError(`${what}: WITX flag ${f} has no WIT counterpart`);
+      }
+      return `(i32.shl (i32.and (i32.shr_u ${value} (i32.const ${i})) (i32.const 1)) (i32.const ${target}))`;
+    });
+    return parts.filter(Boolean).reduce((acc, p) => `(i32.or ${acc} ${p})`, '(i32.const 0)');
+  }
+
+  private maskBit(maskName: string, flag: string): string {
+    const mask = this.input(maskName);
+    if (mask.kind !== 'value') throw new MappingError(`${maskName} is not a mask`);
+    const resolved = resolveType(this.abi, mask.type);
+    if (resolved.kind !== 'flags') throw new MappingError(`${maskName} is not a flags type`);
+    const bit = resolved.members.indexOf(flag);
+    if (bit < 0) throw new MappingError(`${maskName} has no flag ${flag}`);
+    return `(i32.and (i32.shr_u (local.get ${coreId(mask.param)}) (i32.const ${bit})) (i32.const 1))`;
+  }
+
+  /**
+   * A WIT options record from a WITX mask + struct: each WIT field `foo-bar` takes WITX field
+   * `foo_bar` (or the pair `foo_bar_ptr`/`foo_bar_len`, or `foo_bar`/`foo_bar_len`), present
+   * when mask flag `foo_bar` is set; a bool field is the flag itself; `extra` is always none.
+   * A set mask flag with no WIT field makes the call `unsupported` rather than silently dropped.
+   */
+  private optionsVal(t: Extract<WType, { kind: 'record' }>, maskName: string, structName: string, rename: Record<string, string>): Val {
+    const mask = this.input(maskName);
+    const struct = this.input(structName);
+    if (mask.kind !== 'value' || struct.kind !== 'struct') throw new MappingError(`${maskName}/${structName} are not a mask and a struct`);
+    const maskType = resolveType(this.abi, mask.type);
+    if (maskType.kind !== 'flags') throw new MappingError(`${maskName} is not a flags type`);
+    const layout = witxLayout(this.abi, struct.type);
+    const base = `(local.get ${coreId(struct.param)})`;
+    const fieldAt = (name: string) => layout.fields?.find((f) => f.name === name);
+    const used = new Set<string>();
+    const vals = t.fields.map((field): Val => {
+      const snake = rename[field.name] ?? field.name.replace(/-/g, '_');
+      if (field.name === 'extra') return { k: 'option', disc: '(i32.const 0)' };
+      const hasFlag = maskType.members.includes(snake);
+      if (hasFlag) used.add(snake);
+      const loadField = (ft: WType): Val => {
+        const direct = fieldAt(snake) ?? fieldAt(`${snake}_ptr`);
+        const len = fieldAt(`${snake}_len`);
+        if ((ft.kind === 'string' || ft.kind === 'list') && direct && len) {
+          return { k: 'list', ptr: load('i32', 4, base, direct.offset), len: load('i32', 4, base, len.offset) };
+        }
+        if (!direct) throw new MappingError(`options field ${field.name}: no WITX field ${snake} in ${structName}`);
+        const flat = this.wit.flatten(ft);
+        const size = witxLayout(this.abi, direct.type).size;
+        const core = flat[0];
+        const witxCore: CoreType = size === 8 ? 'i64' : 'i32';
+        if (ft.kind === 'own' || ft.kind === 'borrow' || ft.kind === 'option') {
+          return { k: 'leaf', expr: load('i32', 4, base, direct.offset), core: 'i32' };
+        }
+        return { k: 'leaf', expr: convert(load(witxCore, size, base, direct.offset), witxCore, core), core };
+      };
+      if (field.type.kind === 'bool') {
+        if (hasFlag) return { k: 'leaf', expr: this.maskBit(maskName, snake), core: 'i32' };
+        return loadField(field.type);
+      }
+      if (field.type.kind === 'option') {
+        // A WIT-only optional field (no legacy flag) is simply absent.
+        if (!hasFlag) return { k: 'option', disc: '(i32.const 0)' };
+        const some = loadField(field.type.inner);
+        return { k: 'option', disc: this.maskBit(maskName, snake), some: guard(some, this.maskBit(maskName, snake)) };
+      }
+      return loadField(field.type);
+    });
+    const unknown = maskType.members
+      .map((m, bit) => ({ m, bit }))
+      .filter(({ m }) => m !== 'reserved' && !used.has(m));
+    if (unknown.length) {
+      const bits = unknown.reduce((acc, { bit }) => acc | (1 << bit), 0);
+      this.b.emit(
+        `(if (i32.and (local.get ${coreId(mask.param)}) (i32.const ${bits})) (then ${this.ret(`(i32.const ${Status.unsupported})`)})) ;; ${unknown.map((u) => u.m).join(', ')}`,
+      );
+    }
+    return { k: 'fields', vals };
+  }
+
+  private flattenVal(t: WType, v: Val): string[] {
+    const flat = this.wit.flatten(t);
+    switch (v.k) {
+      case 'leaf':
+        return [convert(v.expr, v.core, flat[0])];
+      case 'list':
+        return [v.ptr, v.len];
+      case 'fields': {
+        const types = t.kind === 'record' ? t.fields.map((f) => f.type) : t.kind === 'tuple' ? t.types : [];
+        return types.flatMap((ft, i) => this.flattenVal(ft, v.vals[i]));
+      }
+      case 'option': {
+        if (t.kind !== 'option') throw new MappingError(`option value for ${t.kind}`);
+        const payload = v.some ? this.flattenVal(t.inner, v.some) : flat.slice(1).map(zero);
+        return [v.disc, ...payload];
+      }
+      case 'case':
+        return [`(i32.const ${v.index})`, ...flat.slice(1).map(zero)];
+      case 'flat':
+        return v.exprs;
+    }
+  }
+
+  private storeVal(t: WType, v: Val, base: string, offset: number): void {
+    const lay = this.wit.layout(t);
+    const addr = `(local.get ${base})`;
+    switch (v.k) {
+      case 'leaf':
+        this.b.emit(store(this.wit.flatten(t)[0], lay.size, addr, offset, convert(v.expr, v.core, this.wit.flatten(t)[0])));
+        return;
+      case 'list':
+        this.b.emit(store('i32', 4, addr, offset, v.ptr), store('i32', 4, addr, offset + 4, v.len));
+        return;
+      case 'fields': {
+        const types = t.kind === 'record' ? t.fields.map((f) => f.type) : t.kind === 'tuple' ? t.types : [];
+        types.forEach((ft, i) => this.storeVal(ft, v.vals[i], base, offset + lay.offsets![i]));
+        return;
+      }
+      case 'option': {
+        if (t.kind !== 'option') throw new MappingError(`option value for ${t.kind}`);
+        this.b.emit(store('i32', 1, addr, offset, v.disc));
+        if (v.some) this.storeVal(t.inner, v.some, base, offset + lay.payloadOffset!);
+        return;
+      }
+      case 'case':
+        this.b.emit(store('i32', lay.discSize ?? 1, addr, offset, `(i32.const ${v.index})`));
+        return;
+      case 'flat':
+        throw new MappingError(`run-time variants cannot be passed in memory`);
+    }
+  }
+
+  // ---- outputs ------------------------------------------------------------------------------
+
+  private buffer(name: string) {
+    const found = this.shape.buffers.find((b) => b.name === name);
+    if (!found) throw new MappingError(`no output buffer named ${name}`);
+    return found;
+  }
+
+  private outSlot(name: string): OutSlot {
+    const found = this.shape.outs.find((o) => o.name === name);
+    if (!found) throw new MappingError(`no out-pointer named ${name}`);
+    return found;
+  }
+
+  /**
+   * Binds the ok value's leaves to outputs by type: each list goes into the next guest buffer
+   * (its length to `nwritten_out`, or else to the next out-pointer), an `option<u32>` aimed at a
+   * cursor-result out becomes the ending cursor, other options return `none` when empty, and
+   * every other leaf takes the next out-pointer.
+   */
+  private planOuts(fn: WitFunctionView, explicit: Out[] | undefined): Out[] {
+    if (explicit) return explicit;
+    const result = fn.result?.kind === 'result' ? fn.result.ok : fn.result;
+    if (!result) return [];
+    const buffers = [...this.shape.buffers];
+    const nwrittenNames = this.shape.outs.filter((o) => o.name.includes('nwritten')).map((o) => o.name);
+    const free = this.shape.outs.filter((o) => !o.name.includes('nwritten')).map((o) => o.name);
+    const plan: Out[] = [];
+    const visit = (t: WType): void => {
+      switch (t.kind) {
+        case 'string':
+        case 'list': {
+          const buf = buffers.shift();
+          if (!buf) throw new MappingError(`${fn.ref} returns a list but the hostcall has no buffer for it`);
+          const nwritten = nwrittenNames.shift() ?? free.shift();
+          if (!nwritten) throw new MappingError(`${fn.ref}: nowhere to write the list length`);
+          plan.push({ buf: buf.name, nwritten });
+          return;
+        }
+        case 'option': {
+          const next = free[0];
+          if (next && (t.inner.kind === 'u32' || t.inner.kind === 'u64') && this.isCursorOut(next)) {
+            plan.push({ cursor: free.shift()! });
+            return;
+          }
+          plan.push({ noneStatus: 'none' });
+          visit(t.inner);
+          return;
+        }
+        case 'tuple':
+          t.types.forEach(visit);
+          return;
+        case 'record':
+          t.fields.forEach((f) => visit(f.type));
+          return;
+        case 'variant':
+          throw new MappingError(`${fn.ref} returns variant ${t.name}: map its output explicitly`);
+        default: {
+          const out = free.shift();
+          if (!out) throw new MappingError(`${fn.ref}: no out-pointer left for a ${t.kind}`);
+          plan.push(out);
+        }
+      }
+    };
+    visit(result);
+    return plan;
+  }
+
+  private isCursorOut(name: string): boolean {
+    const slot = this.shape.outs.find((o) => o.name === name);
+    return !!slot && slot.type.kind === 'ref' && slot.type.name === 'multi_value_cursor_result';
+  }
+
+  private writeOut(t: WType, ret: string, offset: number, outs: Out[], what: string): void {
+    const lay = this.wit.layout(t);
+    const addr = `(local.get ${ret})`;
+    switch (t.kind) {
+      case 'tuple':
+        t.types.forEach((ft, i) => this.writeOut(ft, ret, offset + lay.offsets![i], outs, what));
+        return;
+      case 'record':
+        t.fields.forEach((f, i) => this.writeOut(f.type, ret, offset + lay.offsets![i], outs, what));
+        return;
+      case 'option': {
+        const directive = outs.shift();
+        if (directive && typeof directive === 'object' && 'cursor' in directive) {
+          const slot = this.outSlot(directive.cursor);
+          this.b.emit(
+            store('i32', 4, `(local.get ${coreId(slot.param)})`, 0,
+              `(if (result i32) ${load('i32', 1, addr, offset)} (then ${load('i32', 4, addr, offset + lay.payloadOffset!)}) (else (i32.const -1)))`),
+          );
+          return;
+        }
+        if (directive && typeof directive === 'object' && 'noneValue' in directive) {
+          const slot = this.outSlot(outs[0] as string);
+          this.b.emit(`(if (i32.eqz ${load('i32', 1, addr, offset)}) (then ${store('i32', 4, `(local.get ${coreId(slot.param)})`, 0, `(i32.const ${directive.noneValue})`)}))`);
+          // The payload is written only when present; emitted lines nest inside the `if`.
+          this.b.emit(`(if ${load('i32', 1, addr, offset)} (then`);
+          this.writeOut(t.inner, ret, offset + lay.payloadOffset!, outs, what);
+          this.b.emit('))');
+          return;
+        }
+        const status: StatusName = directive && typeof directive === 'object' && 'noneStatus' in directive ? directive.noneStatus : 'none';
+        if (directive && !(typeof directive === 'object' && 'noneStatus' in directive)) outs.unshift(directive);
+        this.b.emit(`(if (i32.eqz ${load('i32', 1, addr, offset)}) (then ${this.ret(`(i32.const ${Status[status]})`)}))`);
+        this.writeOut(t.inner, ret, offset + lay.payloadOffset!, outs, what);
+        return;
+      }
+      case 'string':
+      case 'list': {
+        const directive = outs.shift();
+        if (!directive || typeof directive !== 'object' || !('buf' in directive)) {
+          throw new MappingError(`${what}: a list needs a buffer output, got ${JSON.stringify(directive)}`);
+        }
+        const buf = this.buffer(directive.buf);
+        const nw = this.outSlot(directive.nwritten);
+        const ptr = this.b.local('i32', 'lp');
+        const len = this.b.local('i32', 'll');
+        const dst = `(local.get ${coreId(buf.ptr)})`;
+        this.b.emit(
+          `(local.set ${ptr} ${load('i32', 4, addr, offset)})`,
+          `(local.set ${len} ${load('i32', 4, addr, offset + 4)})`,
+          store('i32', 4, `(local.get ${coreId(nw.param)})`, 0, `(local.get ${len})`),
+          `(if (i32.gt_u (local.get ${len}) (local.get ${coreId(buf.cap)})) (then ${this.ret(`(i32.const ${Status.buflen})`)}))`,
+          `(if (i32.ne (local.get ${ptr}) ${dst}) (then (memory.copy ${dst} (local.get ${ptr}) (local.get ${len}))))`,
+        );
+        return;
+      }
+      case 'variant': {
+        const directive = outs.shift();
+        if (t.name !== 'ip-address' || !directive || typeof directive !== 'object' || !('ipInto' in directive)) {
+          throw new MappingError(`${what}: variant ${t.name} output needs a custom mapping`);
+        }
+        const dst = `(local.get ${coreId(this.outSlot(directive.ipInto).param)})`;
+        const nw = `(local.get ${coreId(this.outSlot(directive.nwritten).param)})`;
+        const payload = offset + lay.payloadOffset!;
+        const v4 = [0, 1, 2, 3].map((i) => store('i32', 1, dst, i, load('i32', 1, addr, payload + i)));
+        const v6 = [0, 1, 2, 3, 4, 5, 6, 7].flatMap((i) => [
+          store('i32', 1, dst, 2 * i, `(i32.shr_u ${load('i32', 2, addr, payload + 2 * i)} (i32.const 8))`),
+          store('i32', 1, dst, 2 * i + 1, load('i32', 2, addr, payload + 2 * i)),
+        ]);
+        this.b.emit(
+          `(if ${load('i32', 1, addr, offset)}`,
+          `  (then ${v6.join(' ')} ${store('i32', 4, nw, 0, '(i32.const 16)')})`,
+          `  (else ${v4.join(' ')} ${store('i32', 4, nw, 0, '(i32.const 4)')}))`,
+        );
+        return;
+      }
+      default: {
+        const directive = outs.shift();
+        if (directive && typeof directive === 'object' && 'skip' in directive) return;
+        if (typeof directive !== 'string') throw new MappingError(`${what}: a ${t.kind} needs an out-pointer, got ${JSON.stringify(directive)}`);
+        const slot = this.outSlot(directive);
+        const witCore = this.wit.flatten(t)[0];
+        let value = load(witCore, lay.size, addr, offset);
+        const outLayout = witxLayout(this.abi, slot.type);
+        const outCore: CoreType = outLayout.size === 8 ? 'i64' : 'i32';
+        if (t.kind === 'own' || t.kind === 'borrow') {
+          const kind = handleKind(this.abi, slot.type);
+          if (kind !== HandleKind.Other) value = `(call $tag ${value} (i32.const ${kind}))`;
+        }
+        value = this.remapOutEnum(t, slot.type, value, what);
+        this.b.emit(store(outCore, outLayout.size, `(local.get ${coreId(slot.param)})`, 0, convert(value, witCore, outCore)));
+      }
+    }
+  }
+
+  /** WIT enum/flags values written to a WITX out of a differently ordered enum/flags type. */
+  private remapOutEnum(t: WType, witxType: WitxType, value: string, what: string): string {
+    const resolved = resolveType(this.abi, witxType);
+    if (t.kind === 'enum' && resolved.kind === 'enum') {
+      const witx = resolved.cases.map(caseName);
+      if (t.cases.every((c, i) => witx[i] === caseName(c))) return value;
+      const v = this.b.local('i32', 'e');
+      this.b.emit(`(local.set ${v} ${value})`);
+      let expr = `(i32.const 0)`;
+      for (let i = t.cases.length - 1; i >= 0; i--) {
+        const target = witx.indexOf(caseName(t.cases[i]));
+        if (target < 0) throw new MappingError(`${what}: WIT case ${t.cases[i]} has no WITX counterpart`);
+        expr = `(if (result i32) (i32.eq (local.get ${v}) (i32.const ${i})) (then (i32.const ${target})) (else ${expr}))`;
+      }
+      return expr;
+    }
+    if (t.kind === 'flags' && resolved.kind === 'flags') {
+      const witx = resolved.members.map(kebab);
+      if (t.flags.every((f, i) => witx[i] === f)) return value;
+      const v = this.b.local('i32', 'f');
+      this.b.emit(`(local.set ${v} ${value})`);
+      return t.flags
+        .map((f, i) => {
+          const target = witx.indexOf(f);
+          if (target < 0) throw new MappingError(`${what}: WIT flag ${f} has no WITX counterpart`);
+          return `(i32.shl (i32.and (i32.shr_u (local.get ${v}) (i32.const ${i})) (i32.const 1)) (i32.const ${target}))`;
+        })
+        .reduce((acc, p) => `(i32.or ${acc} ${p})`, '(i32.const 0)');
+    }
+    return value;
+  }
+}
+
+/** Wraps an option payload's loads so that they only run when the option is present. */
+function guard(v: Val, disc: string): Val {
+  if (v.k === 'leaf') return { ...v, expr: `(if (result ${v.core}) ${disc} (then ${v.expr}) (else (${v.core}.const 0)))` };
+  if (v.k === 'list') {
+    return {
+      k: 'list',
+      ptr: `(if (result i32) ${disc} (then ${v.ptr}) (else (i32.const 0)))`,
+      len: `(if (result i32) ${disc} (then ${v.len}) (else (i32.const 0)))`,
+    };
+  }
+  return v;
+}
+
+export function kebab(name: string): string {
+  return name.replace(/_/g, '-');
+}
+
+/** Enum cases match across the ABIs ignoring separators: WITX `http_11` is WIT `http11`. */
+function caseName(name: string): string {
+  return name.replace(/[-_]/g, '');
+}
+
+/** The name of the generated helper turning a WIT error value into a legacy status. */
+export function errorStatusFn(err: WType): string {
+  const name = err.kind === 'variant' || err.kind === 'enum' ? err.name : err.kind;
+  return `$status_of_${name.replace(/-/g, '_')}`;
+}
