@@ -381,7 +381,7 @@ class CallGenerator {
       }
       return `(i32.shl (i32.and (i32.shr_u ${value} (i32.const ${i})) (i32.const 1)) (i32.const ${target}))`;
     });
-    return parts.filter(Boolean).reduce((acc, p) => `(i32.or ${acc} ${p})`, '(i32.const 0)');
+    return parts.filter((p): p is string => !!p).reduce((acc, p) => `(i32.or ${acc} ${p})`, '(i32.const 0)');
   }
 
   private maskBit(maskName: string, flag: string): string {

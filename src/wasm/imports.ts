@@ -100,24 +100,50 @@ export function readModuleInterface(bytes: Uint8Array): WasmModuleInterface {
   return { imports, exports };
 }
 
-function readFuncType(r: Reader): WasmFuncType {
-  const at = r.pos;
-  const form = r.byte();
-  if (form !== 0x60) {
-    throw new WasmDecodeError(at, `unsupported type form 0x${form.toString(16)} (only plain function types are read)`);
+/**
+ * Returns a copy of a core module whose imports are renamed by `rename` (undefined keeps a name).
+ * Only the import section is rebuilt; every other byte is copied as it is, so function indices,
+ * code and custom sections are untouched.
+ */
+export function renameImports(
+  bytes: Uint8Array,
+  rename: (module: string, name: string) => { module: string; name: string } | undefined,
+): Uint8Array {
+  const r = new Reader(bytes);
+  r.pos = 8;
+  const parts: Uint8Array[] = [bytes.subarray(0, 8)];
+  while (!r.done()) {
+    const sectionStart = r.pos;
+    const id = r.byte();
+    const size = r.leb();
+    const end = r.pos + size;
+    if (id !== SECTION.import) {
+      parts.push(bytes.subarray(sectionStart, end));
+      r.pos = end;
+      continue;
+    }
+    const entries: Uint8Array[] = [];
+    const count = r.leb();
+    for (let i = 0; i < count; i++) {
+      const module = r.name();
+      const name = r.name();
+      const descStart = r.pos;
+      readImportDesc(r);
+      const renamed = rename(module, name) ?? { module, name };
+      entries.push(encodeName(renamed.module), encodeName(renamed.name), bytes.subarray(descStart, r.pos));
+    }
+    const body = concat([encodeLeb(count), ...entries]);
+    parts.push(Uint8Array.of(id), encodeLeb(body.length), body);
+    r.pos = end;
   }
-  return { params: r.vec(() => r.valType()), results: r.vec(() => r.valType()) };
+  return concat(parts);
 }
 
-function readImport(r: Reader, funcType: (index: number, at: number) => WasmFuncType): WasmImport {
-  const module = r.name();
-  const name = r.name();
+function readImportDesc(r: Reader): { kind: WasmExternKind; typeIndex?: number } {
   const kind = r.externKind();
   switch (kind) {
-    case 'function': {
-      const at = r.pos;
-      return { module, name, kind, type: funcType(r.leb(), at) };
-    }
+    case 'function':
+      return { kind, typeIndex: r.leb() };
     case 'table':
       r.valType();
       r.limits();
@@ -134,7 +160,52 @@ function readImport(r: Reader, funcType: (index: number, at: number) => WasmFunc
       r.leb();
       break;
   }
-  return { module, name, kind };
+  return { kind };
+}
+
+function encodeLeb(value: number): Uint8Array {
+  const out: number[] = [];
+  let v = value >>> 0;
+  do {
+    let b = v & 0x7f;
+    v >>>= 7;
+    if (v) b |= 0x80;
+    out.push(b);
+  } while (v);
+  return Uint8Array.from(out);
+}
+
+function encodeName(name: string): Uint8Array {
+  const utf8 = new TextEncoder().encode(name);
+  return concat([encodeLeb(utf8.length), utf8]);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function readFuncType(r: Reader): WasmFuncType {
+  const at = r.pos;
+  const form = r.byte();
+  if (form !== 0x60) {
+    throw new WasmDecodeError(at, `unsupported type form 0x${form.toString(16)} (only plain function types are read)`);
+  }
+  return { params: r.vec(() => r.valType()), results: r.vec(() => r.valType()) };
+}
+
+function readImport(r: Reader, funcType: (index: number, at: number) => WasmFuncType): WasmImport {
+  const module = r.name();
+  const name = r.name();
+  const at = r.pos;
+  const desc = readImportDesc(r);
+  if (desc.kind === 'function') return { module, name, kind: desc.kind, type: funcType(desc.typeIndex!, at) };
+  return { module, name, kind: desc.kind };
 }
 
 class Reader {

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { componentNew, componentWit, metadataAdd, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { ADAPTER_MODULE, adapterModule } from '../adapter/build.js';
+import { projectRoot, packageVersion } from '../version.js';
+import { readModuleInterface, renameImports, WasmDecodeError, type WasmModuleInterface } from '../wasm/imports.js';
+import { loadWitxDir, type WitxAbi } from '../witx/index.js';
+import { classifyImport, importLabel, WASI_PREVIEW1 } from './classify.js';
+import { TRAP_MODULE, trapStubsWat } from './trap-stubs.js';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+export interface AdaptOptions {
+  /** What to do with imports that are neither hostcalls nor WASI: refuse, or trap when called. */
+  unknownImports?: 'error' | 'trap';
+}
+
+/** Input that cannot be adapted; the message is one line for the user. */
+export class AdaptError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdaptError';
+  }
+}
+
+let abiCache: WitxAbi | undefined;
+function witxAbi(): WitxAbi {
+  abiCache ??= loadWitxDir(join(projectRoot, 'witx'));
+  return abiCache;
+}
+
+/**
+ * Wraps a legacy core module into a component: hostcall imports are folded into the witshim
+ * adapter's import module, WASI preview1 goes to the wasmtime preview1 reactor adapter shipped
+ * with jco, and wit-component (through jco) encodes the result.
+ */
+export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Promise<Uint8Array> {
+  const iface = inspectModule(bytes);
+  if (!iface.exports.some((e) => e.kind === 'memory' && e.name === 'memory')) {
+    throw new AdaptError('the module exports no memory named "memory"; the adapter needs it');
+  }
+  const abi = witxAbi();
+  const unknown = iface.imports.filter((imp) => {
+    const c = classifyImport(abi, imp).kind;
+    return c === 'unknown' || c === 'other';
+  });
+  if (unknown.length && options.unknownImports !== 'trap') {
+    throw new AdaptError(`imports that the Fastly ABI does not define: ${unknown.map(importLabel).join(', ')}`);
+  }
+  if (unknown.some((imp) => imp.kind !== 'function')) {
+    throw new AdaptError(`non-function imports cannot be stubbed: ${unknown.filter((i) => i.kind !== 'function').map(importLabel).join(', ')}`);
+  }
+
+  const folded = renameImports(bytes, (module, name) => {
+    const imp = { module, name, kind: 'function' as const };
+    const c = classifyImport(abi, imp);
+    if (c.kind === 'hostcall') return { module: ADAPTER_MODULE, name: c.hostcall };
+    if (c.kind === 'unknown') return { module: TRAP_MODULE, name: importLabel(imp) };
+    return undefined;
+  });
+
+  const variant = iface.exports.some((e) => e.kind === 'function' && e.name === '_start') ? 'command' : 'library';
+  const adapters: Array<[string, Uint8Array]> = [[ADAPTER_MODULE, await adapterModule(variant)]];
+  if (iface.imports.some((i) => i.module === WASI_PREVIEW1)) adapters.push([WASI_PREVIEW1, preview1Reactor()]);
+  if (unknown.length) adapters.push([TRAP_MODULE, await parse(trapStubsWat(unknown))]);
+
+  let component: Uint8Array;
+  try {
+    component = await componentNew(folded, adapters);
+  } catch (err) {
+    throw new AdaptError(`wit-component rejected the module: ${firstLine(err)}`);
+  }
+  component = await metadataAdd(component, [['processed-by', [['witshim', packageVersion()]]]]);
+  // Decoding the component's WIT type-checks it as a whole.
+  await componentWit(component);
+  return component;
+}
+
+/** Reads a module's imports/exports, turning decode failures into user-facing errors. */
+export function inspectModule(bytes: Uint8Array): WasmModuleInterface {
+  if (bytes.length >= 8 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d && bytes[6] === 1) {
+    throw new AdaptError('already a component; only core modules are adapted');
+  }
+  try {
+    return readModuleInterface(bytes);
+  } catch (err) {
+    if (err instanceof WasmDecodeError) throw new AdaptError(`not a valid wasm module (${err.message})`);
+    throw err;
+  }
+}
+
+let reactor: Uint8Array | undefined;
+/** The wasmtime preview1 reactor adapter that ships inside jco (`lib/`, beside its `dist/`). */
+function preview1Reactor(): Uint8Array {
+  const jcoMain = createRequire(import.meta.url).resolve('@bytecodealliance/jco');
+  reactor ??= new Uint8Array(readFileSync(join(jcoMain, '..', '..', 'lib', 'wasi_snapshot_preview1.reactor.wasm')));
+  return reactor;
+}
+
+function firstLine(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).split('\n').filter(Boolean).slice(0, 3).join(': ');
+}

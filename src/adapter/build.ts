@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { componentEmbed, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { projectRoot } from '../version.js';
+import { loadWit } from '../wit/load.js';
+import { witSource } from '../wit/source.js';
+import { loadWitxDir } from '../witx/index.js';
+import { generateAdapterWat, type AdapterVariant } from './generate.js';
+import { witViewFor } from './wit-bind.js';
+
+export const ADAPTER_MODULE = 'witshim';
+const WORLDS: Record<AdapterVariant, string> = {
+  command: 'fastly:adapter/adapter-service',
+  library: 'fastly:adapter/adapter-service-imports',
+};
+const BUILD_DIR = join(projectRoot, 'adapter', 'build');
+const generatorDir = dirname(fileURLToPath(import.meta.url));
+
+const memo = new Map<AdapterVariant, Promise<Uint8Array>>();
+
+/**
+ * The adapter core module for `variant`, with its world embedded. Built from `witx/`, `wit/` and
+ * the generator on first use and kept in `adapter/build/` under a hash of all of those, so a
+ * later process (or `npm run build`) reuses it.
+ */
+export function adapterModule(variant: AdapterVariant): Promise<Uint8Array> {
+  let pending = memo.get(variant);
+  if (!pending) {
+    pending = loadOrBuild(variant);
+    memo.set(variant, pending);
+  }
+  return pending;
+}
+
+async function loadOrBuild(variant: AdapterVariant): Promise<Uint8Array> {
+  const hash = inputsHash(variant);
+  const file = join(BUILD_DIR, `adapter.${variant}.${hash.slice(0, 16)}.wasm`);
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch {
+    const { wasm } = await buildAdapter(variant);
+    try {
+      mkdirSync(BUILD_DIR, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, wasm);
+      renameSync(tmp, file);
+    } catch {
+      // A read-only install still works; it just rebuilds per process.
+    }
+    return wasm;
+  }
+}
+
+export async function buildAdapter(variant: AdapterVariant): Promise<{ wat: string; wasm: Uint8Array }> {
+  const abi = loadWitxDir(join(projectRoot, 'witx'));
+  const resolve = loadWit();
+  const wat = generateAdapterWat(abi, witViewFor(resolve), variant);
+  const core = await assemble(wat);
+  const wasm = await componentEmbed({ binary: core, witSource: witSource(resolve), world: WORLDS[variant] });
+  return { wat, wasm };
+}
+
+/** WAT to binary: a `wasm-tools` on PATH when there is one (faster on big inputs), else jco's. */
+async function assemble(wat: string): Promise<Uint8Array> {
+  const native = spawnSync('wasm-tools', ['parse', '-'], { input: wat, maxBuffer: 1 << 28 });
+  if (!native.error && native.status === 0) return new Uint8Array(native.stdout);
+  return parse(wat);
+}
+
+function inputsHash(variant: AdapterVariant): string {
+  const h = createHash('sha256').update(variant);
+  for (const dir of [join(projectRoot, 'witx'), join(projectRoot, 'wit'), generatorDir, join(generatorDir, 'mappings')]) {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      if (statSync(path).isFile() && !name.endsWith('.map')) h.update(name).update(readFileSync(path));
+    }
+  }
+  return h.digest('hex');
+}
