@@ -33,6 +33,11 @@ export class ImportTable {
     return this.id(`${iface}/[resource-drop]${resource}`);
   }
 
+  /** The `module#name` of every WIT function imported so far. */
+  keys(): string[] {
+    return [...this.byKey.keys()];
+  }
+
   /** Error types of every imported function, for the status helpers. */
   errorTypes(): WType[] {
     const types: WType[] = [];
