@@ -64,7 +64,7 @@ describe('the adapter runtime implements the same rules', async () => {
   const wat = `(module (import "env" "memory" (memory 1)) ${RUNTIME_WAT}
     (export "tag" (func $tag)) (export "strip" (func $strip)) (export "wrong_kind" (func $wrong_kind)) (export "arm_dest" (func $arm_dest)))`;
   const memory = new WebAssembly.Memory({ initial: 1 });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(await parse(wat)), { env: { memory } });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(await parse(wat))), { env: { memory } });
   const wasm = instance.exports as Record<string, (...a: number[]) => number>;
 
   it('tags, strips and checks kinds exactly like the model', () => {

@@ -74,7 +74,7 @@ describe('select and is_ready through the adapter', async () => {
     },
     'fastly:compute/http-req': { Request: Unused },
   };
-  const instance = bindings.instantiate((name) => new WebAssembly.Module(files[name]), host);
+  const instance = bindings.instantiate((name) => new WebAssembly.Module(new Uint8Array(files[name])), host);
   instance.httpIncoming.handle(new Unused(), new Pollable('downstream'));
   const word = (i: number) => new DataView(reported.buffer).getUint32(i * 4, true);
 
