@@ -1,0 +1,43 @@
+import { adapterHttpReq } from './interfaces/adapter-http-req.js';
+import { asyncIo } from './interfaces/async-io.js';
+import { backendInterface } from './interfaces/backend.js';
+import { acl, geo } from './interfaces/geo-acl.js';
+import { httpBody } from './interfaces/http-body.js';
+import { httpDownstream } from './interfaces/http-downstream.js';
+import { httpReq } from './interfaces/http-req.js';
+import { httpResp } from './interfaces/http-resp.js';
+import { log } from './interfaces/log.js';
+import { computeRuntime, configStore, deviceDetection, dictionary, secretStore } from './interfaces/lookups.js';
+import { notYetServed } from './interfaces/not-yet-served.js';
+import type { Session } from './session.js';
+import type { Wasi } from './wasi.js';
+
+type InterfaceFactory = (session: Session) => Record<string, unknown>;
+
+/** One module per `fastly:compute` interface; the key is the name jco's bindings look up. */
+const served: Record<string, InterfaceFactory> = {
+  'fastly:compute/async-io': asyncIo,
+  'fastly:compute/http-body': httpBody,
+  'fastly:compute/http-req': httpReq,
+  'fastly:compute/http-resp': httpResp,
+  'fastly:compute/http-downstream': httpDownstream,
+  'fastly:compute/backend': backendInterface,
+  'fastly:compute/log': log,
+  'fastly:compute/dictionary': dictionary,
+  'fastly:compute/config-store': configStore,
+  'fastly:compute/secret-store': secretStore,
+  'fastly:compute/geo': geo,
+  'fastly:compute/device-detection': deviceDetection,
+  'fastly:compute/acl': acl,
+  'fastly:compute/compute-runtime': computeRuntime,
+  'fastly:compute/types': () => ({}),
+  'fastly:compute/http-types': () => ({}),
+  'fastly:adapter/adapter-http-req': adapterHttpReq,
+};
+
+/** The import object for one guest instance (jco's bindings look interfaces up without `@version`). */
+export function buildImports(session: Session, wasi: Wasi): Record<string, Record<string, unknown>> {
+  const imports: Record<string, Record<string, unknown>> = { ...wasi.imports, ...notYetServed };
+  for (const [name, factory] of Object.entries(served)) imports[name] = factory(session);
+  return imports;
+}

@@ -1,0 +1,16 @@
+import { fail } from '../errors.js';
+import type { DownstreamRequest } from '../protocol.js';
+import type { Session } from '../session.js';
+import { originalHeaderNames } from './http-downstream.js';
+
+/** `fastly:adapter/adapter-http-req`: the deprecated calls that mean "the downstream request". */
+export function adapterHttpReq(session: Session) {
+  const downstream = (): DownstreamRequest => session.downstream ?? fail('invalid-argument');
+  return {
+    downstreamTlsCipherOpensslName: () => undefined,
+    downstreamTlsProtocol: () => undefined,
+    downstreamTlsRawClientCertificateDeprecated: () => undefined,
+    getOriginalHeaderNames: (maxLen: bigint, cursor: number) => originalHeaderNames(downstream(), maxLen, cursor),
+    originalHeaderCount: () => downstream().originalHeaderNames.length,
+  };
+}

@@ -1,0 +1,58 @@
+import { Body } from '../body.js';
+import { checkOpenName, fail, failOpen, fitString, utf8 } from '../errors.js';
+import { addressBits, parsePrefix, prefixContains, type Prefix } from '../ip.js';
+import { formatIpAddress, toIpAddress, type IpAddress } from '../messages.js';
+import type { Session } from '../session.js';
+
+/** Canonical text of an address, so config keys and lookups agree however they were written. */
+function canonical(text: string): string | undefined {
+  const address = toIpAddress(text);
+  return address && formatIpAddress(address);
+}
+
+export function geo(session: Session) {
+  const { addresses, fallback } = session.config.geolocation;
+  const byAddress = new Map(Object.entries(addresses).map(([text, data]) => [canonical(text) ?? text, data]));
+  return {
+    lookup(address: IpAddress, maxLen: bigint): string {
+      const found = byAddress.get(formatIpAddress(address)) ?? fallback;
+      if (found === undefined) fail('generic-error');
+      return fitString(JSON.stringify(found), maxLen);
+    },
+  };
+}
+
+interface AclRule {
+  prefix: Prefix;
+  text: string;
+  action: string;
+}
+
+export function acl(session: Session): Record<string, unknown> {
+  class Acl {
+    private constructor(private readonly rules: AclRule[]) {}
+
+    static open(name: string): Acl {
+      checkOpenName(name);
+      const entries = session.config.acls[name];
+      if (!entries) failOpen('not-found');
+      const rules = entries.flatMap(({ prefix, action }) => {
+        const parsed = parsePrefix(prefix);
+        return parsed ? [{ prefix: parsed, text: prefix, action }] : [];
+      });
+      return new Acl(rules);
+    }
+
+    /** The most specific matching entry, as the JSON body the platform returns. */
+    lookup(address: IpAddress): Body | undefined {
+      const bits = addressBits(address);
+      let best: AclRule | undefined;
+      for (const rule of this.rules) {
+        if (prefixContains(rule.prefix, bits) && (!best || rule.prefix.length > best.prefix.length)) best = rule;
+      }
+      if (!best) return undefined;
+      return Body.fromBytes(session.channel, utf8.encode(JSON.stringify({ action: best.action, prefix: best.text })));
+    }
+  }
+  return { Acl };
+}

@@ -1,0 +1,101 @@
+import { Body } from '../body.js';
+import { fail, HostError } from '../errors.js';
+import { Headers } from '../headers.js';
+import { Request, Response } from '../messages.js';
+import { dispose, Pollable, type Readiness } from '../pollable.js';
+import type { OutgoingBody } from '../protocol.js';
+import type { Session } from '../session.js';
+import { BackendHandle } from './backend.js';
+
+/** `http-req.pending-response`: a backend request in flight on the main thread. */
+export class PendingResponse extends Pollable {
+  private taken = false;
+
+  constructor(
+    readonly session: Session,
+    readonly id: number,
+  ) {
+    super();
+  }
+
+  override readiness(): Readiness {
+    return { pending: this.id };
+  }
+
+  /** Blocks until the backend answered; errors become `error-with-detail`. */
+  take(): [Response, Body] {
+    if (this.taken) fail('invalid-argument');
+    this.taken = true;
+    const { result } = this.session.channel.call({ op: 'await-response', pending: this.id });
+    if ('err' in result) {
+      throw new HostError({ detail: { tag: result.err, ...detailPayload(result.err) }, error: { tag: 'generic-error' } });
+    }
+    const response = new Response();
+    response.status = result.ok.status;
+    response.version = result.ok.version;
+    response.headers = new Headers(result.ok.headers);
+    response.remoteAddress = result.ok.remoteAddress;
+    response.remotePort = result.ok.remotePort;
+    return [response, Body.fromSource(this.session.channel, result.ok.body, result.ok.knownLength)];
+  }
+
+  [dispose](): void {
+    if (!this.taken) this.session.channel.notify({ op: 'drop-pending', pending: this.id });
+  }
+}
+
+/** Cases of `send-error-detail` that carry a record need one, even if empty. */
+function detailPayload(tag: string): { val?: unknown } {
+  if (tag === 'dns-error') return { val: { rcode: undefined, infoCode: undefined } };
+  return {};
+}
+
+class ExtraCacheOverrideDetails {}
+class ExtraSendErrorDetail {}
+
+/** Functions returning `error-with-detail` report plain errors with no detail. */
+function withDetail<T>(compute: () => T): T {
+  try {
+    return compute();
+  } catch (err) {
+    if (err instanceof HostError && !('detail' in (err.payload as object))) throw new HostError({ detail: undefined, error: err.payload });
+    throw err;
+  }
+}
+
+function asBackend(backend: unknown): BackendHandle {
+  if (!(backend instanceof BackendHandle)) fail('invalid-argument');
+  return backend;
+}
+
+export function httpReq(session: Session) {
+  function start(request: Request, body: OutgoingBody, backend: unknown): PendingResponse {
+    const spec = asBackend(backend).spec;
+    const pending = new PendingResponse(session, session.allocatePending());
+    session.channel.notify({ op: 'send-request', pending: pending.id, method: request.method, uri: request.uri, head: request.head(), backend: spec, body });
+    return pending;
+  }
+  const sendAsync = (request: Request, body: Body, backend: unknown) => start(request, body.transfer(), backend);
+  const sendAsyncStreaming = (request: Request, body: Body, backend: unknown) => start(request, body.startStreaming(), backend);
+  const send = (request: Request, body: Body, backend: unknown) => withDetail(() => sendAsync(request, body, backend).take());
+  return {
+    Request,
+    ExtraCacheOverrideDetails,
+    ExtraSendErrorDetail,
+    send,
+    sendUncached: send,
+    sendAsync,
+    sendAsyncUncached: sendAsync,
+    sendAsyncStreaming,
+    sendAsyncUncachedStreaming: sendAsyncStreaming,
+    awaitResponse: (pending: Pollable) =>
+      withDetail(() => {
+        if (!(pending instanceof PendingResponse)) fail('invalid-argument');
+        return pending.take();
+      }),
+    close(): void {},
+    upgradeWebsocket(): void {
+      fail('unsupported');
+    },
+  };
+}

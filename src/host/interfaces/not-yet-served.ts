@@ -1,0 +1,86 @@
+import { fail, failOpen } from '../errors.js';
+
+/**
+ * Services the dev server does not provide yet. Each entry point reports `unsupported`
+ * (an `open-error` for `open`), so guests see a clean error rather than a trap; replacing an
+ * interface here with a real module in `imports.ts` is all it takes to serve it.
+ */
+function unsupported(): never {
+  fail('unsupported');
+}
+
+function unsupportedOpen(): never {
+  failOpen('unsupported');
+}
+
+/** A resource only ever obtained through functions that fail, so it needs no methods. */
+function unreachableResource(statics: Record<string, () => never> = {}) {
+  return Object.assign(class {}, statics);
+}
+
+/** Option-bag resources the guest constructs itself. */
+class OptionBag {}
+
+export const notYetServed: Record<string, Record<string, unknown>> = {
+  'fastly:compute/cache': {
+    Entry: unreachableResource({ lookup: unsupported, transactionLookup: unsupported, transactionLookupAsync: unsupported }),
+    ReplaceEntry: unreachableResource({ replace: unsupported }),
+    ExtraGetBodyOptions: OptionBag,
+    ExtraLookupOptions: OptionBag,
+    ExtraReplaceOptions: OptionBag,
+    ExtraWriteOptions: OptionBag,
+    awaitEntry: unsupported,
+    closeEntry: unsupported,
+    closePendingEntry: unsupported,
+    closeReplaceEntry: unsupported,
+    insert: unsupported,
+    replaceInsert: unsupported,
+  },
+  'fastly:compute/http-cache': {
+    Entry: unreachableResource({ transactionLookup: unsupported }),
+    ExtraLookupOptions: OptionBag,
+    ExtraWriteOptions: OptionBag,
+    SuggestedWriteOptions: unreachableResource(),
+    closeEntry: unsupported,
+    getSuggestedCacheKey: unsupported,
+    isRequestCacheable: unsupported,
+  },
+  'fastly:compute/kv-store': {
+    Store: unreachableResource({ open: unsupportedOpen }),
+    Entry: unreachableResource(),
+    ExtraInsertOptions: OptionBag,
+    ExtraKvError: unreachableResource(),
+    ExtraListOptions: OptionBag,
+    awaitLookup: unsupported,
+    awaitInsert: unsupported,
+    awaitDelete: unsupported,
+    awaitList: unsupported,
+  },
+  'fastly:compute/erl': {
+    RateCounter: unreachableResource({ open: unsupportedOpen }),
+    PenaltyBox: unreachableResource({ open: unsupportedOpen }),
+  },
+  'fastly:compute/purge': {
+    ExtraPurgeOptions: OptionBag,
+    purgeSurrogateKey: unsupported,
+    purgeSurrogateKeyVerbose: unsupported,
+  },
+  'fastly:compute/image-optimizer': {
+    ExtraImageOptimizerTransformOptions: OptionBag,
+    sendToImageOptimizer: unsupported,
+    transformImageOptimizerRequest: unsupported,
+  },
+  'fastly:compute/security': {
+    ExtraInspectOptions: OptionBag,
+    inspect: unsupported,
+  },
+  'fastly:compute/shielding': {
+    ShieldBackendOptions: class {
+      setCacheKey(): void {}
+      setFirstByteTimeout(): void {}
+      setBetweenBytesTimeout(): void {}
+    },
+    backendForShield: unsupported,
+    shieldInfo: unsupported,
+  },
+};

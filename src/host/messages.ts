@@ -1,0 +1,155 @@
+import { fail, fitString } from './errors.js';
+import { Headers } from './headers.js';
+import type { DownstreamRequest, HttpVersion, MessageHead } from './protocol.js';
+
+type FramingMode = 'automatic' | 'manually-from-headers';
+
+/** Header and version methods shared by `http-req.request` and `http-resp.response`. */
+abstract class Message {
+  headers = new Headers();
+  version: HttpVersion = 'http11';
+  framing: FramingMode = 'automatic';
+
+  getHeaderNames(maxLen: bigint, cursor: number): [string, number | undefined] {
+    return this.headers.getNames(maxLen, cursor);
+  }
+  getHeaderValue(name: string, maxLen: bigint): Uint8Array | undefined {
+    return this.headers.getValue(name, maxLen);
+  }
+  getHeaderValues(name: string, maxLen: bigint, cursor: number): [Uint8Array, number | undefined] {
+    return this.headers.getValues(name, maxLen, cursor);
+  }
+  setHeaderValues(name: string, values: Uint8Array): void {
+    this.headers.setPacked(name, values);
+  }
+  insertHeader(name: string, value: Uint8Array): void {
+    this.headers.insert(name, value);
+  }
+  appendHeader(name: string, value: Uint8Array): void {
+    this.headers.append(name, value);
+  }
+  removeHeader(name: string): void {
+    this.headers.remove(name);
+  }
+  getVersion(): HttpVersion {
+    return this.version;
+  }
+  setVersion(version: HttpVersion): void {
+    this.version = version;
+  }
+  setFramingHeadersMode(mode: FramingMode): void {
+    this.framing = mode;
+  }
+
+  head(): MessageHead {
+    return { headers: this.headers.list(), version: this.version, manualFraming: this.framing === 'manually-from-headers' };
+  }
+}
+
+const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export class Request extends Message {
+  method = 'GET';
+  uri = '/';
+  /** The request this instance was started for, as opposed to ones the guest built. */
+  downstream: DownstreamRequest | undefined;
+  cacheOverride: unknown = { tag: 'none' };
+  autoDecompress: Record<string, boolean> | undefined;
+
+  static new(): Request {
+    return new Request();
+  }
+
+  static fromDownstream(request: DownstreamRequest): Request {
+    const created = new Request();
+    created.method = request.method;
+    created.uri = request.uri;
+    created.version = request.version;
+    created.headers = new Headers(request.headers);
+    created.downstream = request;
+    return created;
+  }
+
+  setCacheOverride(override: unknown): void {
+    this.cacheOverride = override;
+  }
+  getMethod(maxLen: bigint): string {
+    return fitString(this.method, maxLen);
+  }
+  setMethod(method: string): void {
+    if (!METHOD.test(method)) fail('invalid-argument');
+    this.method = method;
+  }
+  getUri(maxLen: bigint): string {
+    return fitString(this.uri, maxLen);
+  }
+  setUri(uri: string): void {
+    if (uri.length === 0 || /[\s\x00-\x1f]/.test(uri)) fail('invalid-argument');
+    if (!uri.startsWith('/') && !URL.canParse(uri)) fail('invalid-argument');
+    this.uri = uri;
+  }
+  setAutoDecompressResponse(encodings: Record<string, boolean>): void {
+    this.autoDecompress = encodings;
+  }
+  redirectToWebsocketProxy(): void {
+    fail('unsupported');
+  }
+  redirectToGripProxy(): void {
+    fail('unsupported');
+  }
+}
+
+export class Response extends Message {
+  status = 200;
+  keepalive: 'automatic' | 'no-keepalive' = 'automatic';
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+
+  static new(): Response {
+    return new Response();
+  }
+
+  getStatus(): number {
+    return this.status;
+  }
+  setStatus(status: number): void {
+    if (status < 100 || status > 999) fail('invalid-argument');
+    this.status = status;
+  }
+  setHttpKeepaliveMode(mode: 'automatic' | 'no-keepalive'): void {
+    this.keepalive = mode;
+  }
+  getRemoteIpAddr(): unknown {
+    return this.remoteAddress === undefined ? undefined : toIpAddress(this.remoteAddress);
+  }
+  getRemotePort(): number | undefined {
+    return this.remotePort;
+  }
+}
+
+export type IpAddress = { tag: 'ipv4'; val: number[] } | { tag: 'ipv6'; val: number[] };
+
+/** Converts a textual address (as node:net reports it) to the ABI's `ip-address`. */
+export function toIpAddress(address: string): IpAddress | undefined {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  const text = mapped ? mapped[1]! : address;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) return { tag: 'ipv4', val: text.split('.').map(Number) };
+  const groups = parseIpv6(text);
+  return groups ? { tag: 'ipv6', val: groups } : undefined;
+}
+
+function parseIpv6(text: string): number[] | undefined {
+  const withoutZone = text.split('%')[0]!;
+  const [head, tail, ...rest] = withoutZone.split('::');
+  if (rest.length > 0) return undefined;
+  const parse = (part: string | undefined) => (part ? part.split(':').map((group) => parseInt(group, 16)) : []);
+  const first = parse(head);
+  const last = parse(tail);
+  if (tail === undefined && first.length !== 8) return undefined;
+  const groups = [...first, ...new Array<number>(8 - first.length - last.length).fill(0), ...last];
+  return groups.length === 8 && groups.every((group) => group >= 0 && group <= 0xffff) ? groups : undefined;
+}
+
+export function formatIpAddress(address: IpAddress): string {
+  return address.tag === 'ipv4' ? address.val.join('.') : address.val.map((group) => group.toString(16)).join(':');
+}

@@ -1,0 +1,52 @@
+import type { Waitable } from './protocol.js';
+
+/** `Symbol.dispose`, which jco calls on a host resource when the guest drops its handle. */
+export const dispose: unique symbol = ((Symbol as unknown as { dispose?: symbol }).dispose ?? Symbol.for('dispose')) as never;
+
+/**
+ * Readiness as the worker knows it: settled locally (`true` / `false` for never), or
+ * dependent on something the main thread holds.
+ */
+export type Readiness = boolean | Waitable;
+
+/**
+ * `async-io.pollable`: the one resource type behind bodies, pending responses and the other
+ * asynchronous handles of the ABI (`use async-io.{pollable as body}` aliases it).
+ */
+export class Pollable {
+  /** Overridden by every kind of handle; the base class is what `new-ready` returns. */
+  readiness(): Readiness {
+    return true;
+  }
+
+  static newReady(): Pollable {
+    return new Pollable();
+  }
+}
+
+export interface Waiter {
+  /** Index of the first ready item, or null when `timeoutMs` passed first (null = no timeout). */
+  wait(items: Waitable[], timeoutMs: number | null): number | null;
+}
+
+/** Index of the first ready pollable, blocking on the main thread as needed; null on timeout. */
+export function selectReady(handles: Pollable[], timeoutMs: number | null, waiter: Waiter): number | null {
+  if (handles.length === 0) throw new Error('async-io.select: empty list of handles');
+  const remote: Waitable[] = [];
+  const remoteIndex: number[] = [];
+  for (const [index, handle] of handles.entries()) {
+    const readiness = handle.readiness();
+    if (readiness === true) return index;
+    if (readiness !== false) {
+      remote.push(readiness);
+      remoteIndex.push(index);
+    }
+  }
+  if (remote.length === 0) {
+    if (timeoutMs === null) throw new Error('async-io.select: none of the handles can ever become ready');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, timeoutMs);
+    return null;
+  }
+  const found = waiter.wait(remote, timeoutMs);
+  return found === null ? null : remoteIndex[found]!;
+}

@@ -1,0 +1,119 @@
+/**
+ * Messages between a guest worker and the main thread. The main thread owns every socket;
+ * a worker names main-side streams by number: `source` ids (readable: downstream request
+ * body, backend response bodies) are handed out by the main thread, `sink` and `pending`
+ * ids (writable streaming bodies, in-flight backend requests) by the worker.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { BackendSpec, HostConfig } from './config.js';
+
+export type HeaderList = Array<[name: string, value: Uint8Array]>;
+
+/** One piece of a body: bytes held by the worker, or the unread rest of a main-side source. */
+export type BodySegment = Uint8Array | { source: number };
+
+export interface OutgoingBody {
+  segments: BodySegment[];
+  /** Set for streaming bodies: later writes arrive as `sink-write`, the end as `sink-close`. */
+  sink?: number;
+}
+
+export interface MessageHead {
+  headers: HeaderList;
+  version: HttpVersion;
+  /** `manually-from-headers`: keep the guest's content-length / transfer-encoding. */
+  manualFraming: boolean;
+}
+
+export type HttpVersion = 'http09' | 'http10' | 'http11' | 'h2' | 'h3';
+
+export interface DownstreamRequest {
+  id: string;
+  method: string;
+  uri: string;
+  version: HttpVersion;
+  headers: HeaderList;
+  /** Header names as the client spelled them, in order. */
+  originalHeaderNames: string[];
+  body: number;
+  knownLength?: bigint;
+  clientAddress?: string;
+  serverAddress?: string;
+}
+
+export interface BackendResponse {
+  status: number;
+  version: HttpVersion;
+  headers: HeaderList;
+  body: number;
+  knownLength?: bigint;
+  remoteAddress?: string;
+  remotePort?: number;
+}
+
+/** Names a `send-error-detail` case of the ABI. */
+export type SendErrorTag =
+  | 'dns-timeout'
+  | 'dns-error'
+  | 'destination-not-found'
+  | 'destination-unavailable'
+  | 'connection-refused'
+  | 'connection-terminated'
+  | 'connection-timeout'
+  | 'tls-certificate-error'
+  | 'tls-configuration-error'
+  | 'http-incomplete-response'
+  | 'http-response-header-section-too-large'
+  | 'http-response-timeout'
+  | 'http-protocol-error'
+  | 'http-request-uri-invalid'
+  | 'internal-error';
+
+export type AwaitedResponse = { ok: BackendResponse } | { err: SendErrorTag; message: string };
+
+export type Waitable = { source: number } | { pending: number };
+
+/** Calls the worker makes and blocks on until the main thread answers. */
+export type SyncCall =
+  | { op: 'read'; source: number; max: number }
+  | { op: 'wait'; items: Waitable[]; timeoutMs: number | null }
+  | { op: 'await-response'; pending: number };
+
+export type SyncReply =
+  | { op: 'read'; bytes?: Uint8Array; end?: boolean; error?: string }
+  | { op: 'wait'; index: number | null }
+  | { op: 'await-response'; result: AwaitedResponse };
+
+/** Notices the worker sends without waiting; they are handled in order with the calls. */
+export type Notice =
+  | { op: 'send-request'; pending: number; method: string; uri: string; head: MessageHead; backend: BackendSpec; body: OutgoingBody }
+  | { op: 'respond'; status: number; head: MessageHead; body: OutgoingBody }
+  | { op: 'sink-write'; sink: number; bytes: Uint8Array }
+  | { op: 'sink-close'; sink: number }
+  | { op: 'sink-abort'; sink: number }
+  | { op: 'drop-source'; source: number }
+  | { op: 'drop-pending'; pending: number }
+  | { op: 'output'; stream: 'stdout' | 'stderr'; line: string }
+  | { op: 'log'; endpoint: string; line: string };
+
+export type WorkerToMain =
+  | ({ kind: 'call' } & SyncCall)
+  | ({ kind: 'notice' } & Notice)
+  | { kind: 'finished'; outcome: 'ok' | 'guest-error' | 'trap'; message?: string; exitCode?: number };
+
+/** Serve one downstream request, or (for `witshim run`) run the guest once as a command. */
+export type RunMessage =
+  | { kind: 'run'; request: DownstreamRequest; env: Record<string, string> }
+  | { kind: 'command'; args: string[]; env: Record<string, string> };
+
+export interface WorkerInit {
+  /** File URL of the jco-transpiled guest (`instantiation: sync`). */
+  guestModule: string;
+  coreModules: Record<string, WebAssembly.Module>;
+  config: HostConfig;
+  /** Calls, notices and `finished` go out on `calls`; answers come back on `replies`. */
+  calls: MessagePort;
+  replies: MessagePort;
+  /** One Int32 the worker waits on while a call is answered. */
+  signal: SharedArrayBuffer;
+}

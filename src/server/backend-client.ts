@@ -1,0 +1,161 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { BackendSpec } from '../host/config.js';
+import type { AwaitedResponse, HeaderList, HttpVersion, MessageHead, SendErrorTag } from '../host/protocol.js';
+
+/** Why a backend exchange failed, in the ABI's `send-error-detail` terms. */
+export class SendFailure extends Error {
+  constructor(
+    readonly tag: SendErrorTag,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const latin1 = new TextDecoder('latin1');
+
+export function headerText(value: Uint8Array): string {
+  return latin1.decode(value);
+}
+
+/** Where the request goes: the backend's origin, its path as a prefix, then the guest URI's path. */
+export function backendTarget(spec: BackendSpec, uri: string): URL {
+  const base = new URL(spec.url);
+  let path: string;
+  if (uri.startsWith('/')) path = uri;
+  else {
+    const parsed = URL.canParse(uri) ? new URL(uri) : undefined;
+    if (!parsed) throw new SendFailure('http-request-uri-invalid', `invalid request URI ${uri}`);
+    path = parsed.pathname + parsed.search;
+  }
+  const prefix = base.pathname.replace(/\/$/, '');
+  return new URL(prefix + path, base.origin);
+}
+
+export function classify(err: NodeJS.ErrnoException): SendFailure {
+  if (err instanceof SendFailure) return err;
+  const code = err.code ?? '';
+  const tag: SendErrorTag =
+    code === 'ECONNREFUSED'
+      ? 'connection-refused'
+      : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+        ? 'dns-error'
+        : code === 'ETIMEDOUT'
+          ? 'connection-timeout'
+          : code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED'
+            ? 'connection-terminated'
+            : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+              ? 'destination-unavailable'
+              : code === 'HPE_HEADER_OVERFLOW'
+                ? 'http-response-header-section-too-large'
+                : code.startsWith('HPE_')
+                  ? 'http-protocol-error'
+                  : /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
+                    ? 'tls-certificate-error'
+                    : 'internal-error';
+  return new SendFailure(tag, `${code || 'error'}: ${err.message}`);
+}
+
+export interface BackendExchange {
+  request: http.ClientRequest;
+  response: Promise<AwaitedResponse & { stream?: http.IncomingMessage }>;
+}
+
+/**
+ * Starts a request to `spec`. The caller writes the body into `request`; the returned promise
+ * settles with the response head (its body is the `stream`) or the classified failure.
+ * Throws a `SendFailure` when the URI cannot be sent at all.
+ */
+export function startBackendRequest(spec: BackendSpec, method: string, uri: string, head: MessageHead, knownLength: number | undefined): BackendExchange {
+  const target = backendTarget(spec, uri);
+  const headers: string[] = [];
+  let host: string | undefined = spec.overrideHost;
+  for (const [name, value] of head.headers) {
+    if (name === 'host') {
+      host ??= headerText(value);
+      continue;
+    }
+    if (!head.manualFraming && (name === 'content-length' || name === 'transfer-encoding')) continue;
+    headers.push(name, headerText(value));
+  }
+  headers.unshift('host', host ?? target.host);
+  if (!head.manualFraming && knownLength !== undefined) headers.push('content-length', String(knownLength));
+  const tls = target.protocol === 'https:';
+  const servername = spec.sniHostname ?? spec.certHost ?? spec.overrideHost ?? target.hostname;
+  const options: https.RequestOptions = {
+    method,
+    host: target.hostname.replace(/^\[|\]$/g, ''),
+    port: target.port || (tls ? 443 : 80),
+    path: target.pathname + target.search,
+    headers: headers as unknown as http.OutgoingHttpHeaders,
+    setHost: false,
+    ...(tls ? { servername: spec.useSni ? servername : undefined, ca: spec.caCertificate, checkServerIdentity: undefined } : {}),
+  };
+  const request = (tls ? https : http).request(options);
+  const response = new Promise<AwaitedResponse & { stream?: http.IncomingMessage }>((resolve) => {
+    const timers: NodeJS.Timeout[] = [];
+    const clear = () => timers.forEach(clearTimeout);
+    const failWith = (failure: SendFailure) => {
+      clear();
+      request.destroy(failure);
+    };
+    request.on('socket', (socket: Socket) => {
+      if (socket.connecting) {
+        timers.push(setTimeout(() => failWith(new SendFailure('connection-timeout', `connect timeout after ${spec.connectTimeoutMs} ms`)), spec.connectTimeoutMs));
+        socket.once('connect', clear);
+      }
+    });
+    request.on('finish', () => {
+      timers.push(setTimeout(() => failWith(new SendFailure('http-response-timeout', `no response within ${spec.firstByteTimeoutMs} ms`)), spec.firstByteTimeoutMs));
+    });
+    request.on('error', (err) => {
+      clear();
+      const failure = classify(err);
+      resolve({ err: failure.tag, message: failure.message });
+    });
+    request.on('response', (res) => {
+      clear();
+      armBetweenBytes(res, spec.betweenBytesTimeoutMs);
+      const headerList: HeaderList = [];
+      for (let index = 0; index < res.rawHeaders.length; index += 2) {
+        headerList.push([res.rawHeaders[index]!.toLowerCase(), Buffer.from(res.rawHeaders[index + 1]!, 'latin1')]);
+      }
+      const length = res.headers['content-length'];
+      resolve({
+        ok: {
+          status: res.statusCode ?? 502,
+          version: versionOf(res.httpVersion),
+          headers: headerList,
+          body: 0,
+          knownLength: length !== undefined && /^\d+$/.test(length) ? BigInt(length) : undefined,
+          remoteAddress: res.socket.remoteAddress,
+          remotePort: res.socket.remotePort,
+        },
+        stream: res,
+      });
+    });
+  });
+  return { request, response };
+}
+
+function armBetweenBytes(res: http.IncomingMessage, timeoutMs: number): void {
+  let timer = setTimeout(expire, timeoutMs);
+  function expire() {
+    res.destroy(new Error(`no body bytes from the backend for ${timeoutMs} ms`));
+  }
+  const rearm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(expire, timeoutMs);
+  };
+  res.on('data', rearm);
+  // A paused stream is waiting for the guest to read, not for the backend.
+  res.on('pause', () => clearTimeout(timer));
+  res.on('resume', rearm);
+  res.on('close', () => clearTimeout(timer));
+}
+
+export function versionOf(text: string): HttpVersion {
+  return text === '1.0' ? 'http10' : text === '2.0' ? 'h2' : 'http11';
+}

@@ -1,0 +1,70 @@
+import type { Readable } from 'node:stream';
+
+const HIGH_WATER = 1 << 20;
+
+/**
+ * A readable the guest pulls from on demand (downstream request body, backend response body):
+ * buffers up to a high-water mark, then pauses the socket until the guest reads.
+ */
+export class InboundSource {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  error: string | undefined;
+
+  constructor(
+    private readonly stream: Readable,
+    private readonly onChange: () => void,
+  ) {
+    stream.on('data', (chunk: Buffer) => {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.buffered >= HIGH_WATER) stream.pause();
+      onChange();
+    });
+    stream.on('end', () => {
+      this.ended = true;
+      onChange();
+    });
+    stream.on('error', (err) => this.fail(err.message));
+    stream.on('close', () => {
+      if (!this.ended) this.fail('stream closed before its end');
+    });
+  }
+
+  fail(message: string): void {
+    if (this.ended || this.error !== undefined) return;
+    this.error = message;
+    this.onChange();
+  }
+
+  ready(): boolean {
+    return this.chunks.length > 0 || this.ended || this.error !== undefined;
+  }
+
+  /** Takes up to `max` buffered bytes; only call when `ready()`. Undefined means the end. */
+  take(max: number): Buffer | undefined {
+    const first = this.chunks[0];
+    if (first === undefined) {
+      if (this.error !== undefined) throw new Error(this.error);
+      return undefined;
+    }
+    let taken: Buffer;
+    if (first.length <= max) {
+      this.chunks.shift();
+      taken = first;
+    } else {
+      this.chunks[0] = first.subarray(max);
+      taken = first.subarray(0, max);
+    }
+    this.buffered -= taken.length;
+    if (this.buffered < HIGH_WATER && this.stream.isPaused()) this.stream.resume();
+    return taken;
+  }
+
+  destroy(): void {
+    this.chunks = [];
+    this.ended = true;
+    this.stream.destroy();
+  }
+}

@@ -1,0 +1,150 @@
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { HostConfig } from '../host/config.js';
+import type { RunMessage, SyncReply, WorkerInit, WorkerToMain } from '../host/protocol.js';
+import type { RequestHost } from './request-host.js';
+
+export interface GuestArtifacts {
+  /** File URL of the transpiled guest module. */
+  guestModule: string;
+  coreModules: Record<string, WebAssembly.Module>;
+}
+
+type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
+
+const workerUrl = new URL('../host/worker.js', import.meta.url);
+
+/** A worker thread and its line to the main thread; it serves one run at a time. */
+class GuestWorker {
+  readonly worker: Worker;
+  private readonly replies: MessagePort;
+  private readonly flag: Int32Array;
+  private current: { host: RequestHost; done: (finished: Finished) => void } | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(artifacts: GuestArtifacts, config: HostConfig, onExit: (worker: GuestWorker) => void) {
+    const calls = new MessageChannel();
+    const replies = new MessageChannel();
+    const signal = new SharedArrayBuffer(4);
+    this.flag = new Int32Array(signal);
+    this.replies = replies.port1;
+    const init: WorkerInit = { ...artifacts, config, calls: calls.port2, replies: replies.port2, signal };
+    this.worker = new Worker(workerUrl, { workerData: init, transferList: [calls.port2, replies.port2] });
+    calls.port1.on('message', (message: WorkerToMain) => {
+      const current = this.current;
+      if (!current) return;
+      const finished = current.host.handle(message);
+      if (finished) {
+        this.current = undefined;
+        current.done(finished);
+      }
+    });
+    this.ready = new Promise((resolve, reject) => {
+      this.worker.once('online', resolve);
+      this.worker.once('error', reject);
+    });
+    this.worker.on('error', (err) => this.abandon(`worker failed: ${err.stack ?? err.message}`));
+    this.worker.on('exit', () => {
+      this.abandon('worker exited');
+      calls.port1.close();
+      onExit(this);
+    });
+  }
+
+  get busy(): boolean {
+    return this.current !== undefined;
+  }
+
+  run(message: RunMessage, host: RequestHost): Promise<Finished> {
+    return new Promise((resolve) => {
+      this.current = { host, done: resolve };
+      this.worker.postMessage(message);
+    });
+  }
+
+  reply(message: SyncReply): void {
+    this.replies.postMessage(message);
+    Atomics.store(this.flag, 0, 1);
+    Atomics.notify(this.flag, 0);
+  }
+
+  private abandon(reason: string): void {
+    const current = this.current;
+    this.current = undefined;
+    if (current) {
+      const finished: Finished = { kind: 'finished', outcome: 'trap', message: reason };
+      current.host.handle(finished);
+      current.done(finished);
+    }
+  }
+}
+
+/**
+ * Guest workers: each runs one request at a time (a guest blocked on a slow backend holds
+ * only its own worker), new ones start on demand up to `maxWorkers`, then requests queue.
+ */
+export class WorkerPool {
+  private readonly workers = new Set<GuestWorker>();
+  private readonly queue: Array<(worker: GuestWorker) => void> = [];
+  /** Workers handed to a run (busy, or about to be). */
+  private readonly reserved = new Set<GuestWorker>();
+  private closed = false;
+
+  constructor(
+    private readonly artifacts: GuestArtifacts,
+    private readonly config: HostConfig,
+    private readonly maxWorkers = 32,
+  ) {}
+
+  /** Starts one worker ahead of traffic and fails early if the guest cannot even load. */
+  async warm(): Promise<void> {
+    await this.spawn().ready;
+  }
+
+  /** Runs a guest on the next free worker; `prepare` builds the host once it is known who answers. */
+  async run(prepare: (reply: (message: SyncReply) => void) => { host: RequestHost; message: RunMessage }): Promise<{ host: RequestHost; finished: Finished }> {
+    const worker = await this.acquire();
+    try {
+      const { host, message } = prepare((reply) => worker.reply(reply));
+      const finished = await worker.run(message, host);
+      return { host, finished };
+    } finally {
+      this.release(worker);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.workers].map((worker) => worker.worker.terminate()));
+  }
+
+  private spawn(): GuestWorker {
+    const worker = new GuestWorker(this.artifacts, this.config, (gone) => this.workers.delete(gone));
+    this.workers.add(worker);
+    return worker;
+  }
+
+  private async acquire(): Promise<GuestWorker> {
+    if (this.closed) throw new Error('worker pool is closed');
+    const idle = [...this.workers].find((worker) => !worker.busy && !this.reserved.has(worker));
+    if (idle) {
+      this.reserved.add(idle);
+      return idle;
+    }
+    if (this.workers.size < this.maxWorkers) {
+      const worker = this.spawn();
+      this.reserved.add(worker);
+      await worker.ready;
+      return worker;
+    }
+    return new Promise((resolve) => this.queue.push(resolve));
+  }
+
+  private release(worker: GuestWorker): void {
+    const next = this.queue.shift();
+    if (next && this.workers.has(worker)) {
+      next(worker);
+      return;
+    }
+    this.reserved.delete(worker);
+  }
+}

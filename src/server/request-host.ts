@@ -1,0 +1,242 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { AwaitedResponse, BodySegment, Notice, OutgoingBody, SyncCall, SyncReply, Waitable, WorkerToMain } from '../host/protocol.js';
+import { headerText, SendFailure, startBackendRequest } from './backend-client.js';
+import { InboundSource } from './inbound.js';
+import type { Logger } from './logger.js';
+import { OutboundBody } from './outbound.js';
+
+interface Pending {
+  result: (AwaitedResponse & { stream?: IncomingMessage }) | undefined;
+  settled: Promise<AwaitedResponse & { stream?: IncomingMessage }>;
+  abort(): void;
+}
+
+type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
+
+/**
+ * The main-thread side of one guest run: owns the sockets the guest's handles stand for and
+ * answers the worker's calls. `respondTo` is the downstream response (absent for commands).
+ */
+export class RequestHost {
+  private readonly sources = new Map<number, InboundSource>();
+  private readonly sinks = new Map<number, OutboundBody>();
+  private readonly pendings = new Map<number, Pending>();
+  private listeners: Array<() => void> = [];
+  private nextSource = 1;
+  /** Status sent downstream, once the guest responded. */
+  status: number | undefined;
+  private downstreamBody: OutboundBody | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly respondTo: ServerResponse | undefined,
+    private readonly reply: (message: SyncReply) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  addSource(stream: Readable): number {
+    const id = this.nextSource++;
+    this.sources.set(id, new InboundSource(stream, () => this.changed()));
+    return id;
+  }
+
+  /** Handles one message from the worker; returns the outcome once the guest is done. */
+  handle(message: WorkerToMain): Finished | undefined {
+    if (message.kind === 'finished') {
+      this.finish(message);
+      return message;
+    }
+    if (message.kind === 'call') void this.answer(message);
+    else this.notice(message);
+    return undefined;
+  }
+
+  private changed(): void {
+    const listeners = this.listeners;
+    this.listeners = [];
+    for (const listener of listeners) listener();
+  }
+
+  private nextChange(): Promise<void> {
+    return new Promise((resolve) => this.listeners.push(resolve));
+  }
+
+  private async answer(call: SyncCall): Promise<void> {
+    try {
+      this.reply(await this.compute(call));
+    } catch (err) {
+      this.logger.error(`${this.id}: host error answering ${call.op}: ${err instanceof Error ? err.stack : String(err)}`);
+      this.reply(call.op === 'read' ? { op: 'read', error: String(err) } : call.op === 'wait' ? { op: 'wait', index: 0 } : { op: 'await-response', result: { err: 'internal-error', message: String(err) } });
+    }
+  }
+
+  private async compute(call: SyncCall): Promise<SyncReply> {
+    switch (call.op) {
+      case 'read': {
+        const source = this.sources.get(call.source);
+        if (!source) return { op: 'read', end: true };
+        while (!source.ready()) await this.nextChange();
+        try {
+          const bytes = source.take(call.max);
+          return bytes === undefined ? { op: 'read', end: true } : { op: 'read', bytes };
+        } catch (err) {
+          return { op: 'read', error: (err as Error).message };
+        }
+      }
+      case 'wait':
+        return { op: 'wait', index: await this.waitFor(call.items, call.timeoutMs) };
+      case 'await-response': {
+        const pending = this.pendings.get(call.pending);
+        if (!pending) return { op: 'await-response', result: { err: 'internal-error', message: 'unknown pending request' } };
+        const { stream, ...result } = await pending.settled;
+        this.pendings.delete(call.pending);
+        if ('ok' in result && stream) return { op: 'await-response', result: { ok: { ...result.ok, body: this.addSource(stream) } } };
+        return { op: 'await-response', result };
+      }
+    }
+  }
+
+  private isReady(item: Waitable): boolean {
+    if ('source' in item) return this.sources.get(item.source)?.ready() ?? true;
+    return this.pendings.get(item.pending)?.result !== undefined;
+  }
+
+  private async waitFor(items: Waitable[], timeoutMs: number | null): Promise<number | null> {
+    let expired = false;
+    const timer = timeoutMs === null ? undefined : setTimeout(() => ((expired = true), this.changed()), timeoutMs);
+    try {
+      for (;;) {
+        const index = items.findIndex((item) => this.isReady(item));
+        if (index >= 0) return index;
+        if (expired) return null;
+        await this.nextChange();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private notice(notice: Notice): void {
+    switch (notice.op) {
+      case 'send-request':
+        return this.sendRequest(notice);
+      case 'respond':
+        return this.respond(notice);
+      case 'sink-write':
+        return this.sinks.get(notice.sink)?.bytes(notice.bytes);
+      case 'sink-close':
+        this.sinks.get(notice.sink)?.end();
+        this.sinks.delete(notice.sink);
+        return;
+      case 'sink-abort':
+        this.sinks.get(notice.sink)?.abort();
+        this.sinks.delete(notice.sink);
+        return;
+      case 'drop-source':
+        this.sources.get(notice.source)?.destroy();
+        this.sources.delete(notice.source);
+        return;
+      case 'drop-pending':
+        this.pendings.get(notice.pending)?.abort();
+        this.pendings.delete(notice.pending);
+        return;
+      case 'output':
+        return this.logger.guestOutput(this.id, notice.stream, notice.line);
+      case 'log':
+        return this.logger.endpoint(notice.endpoint, notice.line);
+    }
+  }
+
+  /** Fills `target` with the body's pieces; streaming bodies stay open for later writes. */
+  private feed(target: OutboundBody, body: OutgoingBody): void {
+    for (const segment of body.segments) {
+      if (segment instanceof Uint8Array) target.bytes(segment);
+      else {
+        const source = this.sources.get(segment.source);
+        this.sources.delete(segment.source);
+        if (source) target.source(source);
+      }
+    }
+    if (body.sink === undefined) target.end();
+    else this.sinks.set(body.sink, target);
+  }
+
+  private sendRequest(notice: Extract<Notice, { op: 'send-request' }>): void {
+    let exchange;
+    try {
+      exchange = startBackendRequest(notice.backend, notice.method, notice.uri, notice.head, fixedLength(notice.body));
+    } catch (err) {
+      const failure = err instanceof SendFailure ? err : new SendFailure('internal-error', String(err));
+      const result = { err: failure.tag, message: failure.message };
+      this.pendings.set(notice.pending, { result, settled: Promise.resolve(result), abort() {} });
+      this.changed();
+      return;
+    }
+    const { request } = exchange;
+    const pending: Pending = {
+      result: undefined,
+      settled: exchange.response.then((result) => {
+        pending.result = result;
+        if ('err' in result) this.logger.error(`${this.id}: backend ${notice.backend.name}: ${result.message}`);
+        this.changed();
+        return result;
+      }),
+      abort: () => {
+        request.destroy();
+        void pending.settled.then((result) => result.stream?.destroy());
+      },
+    };
+    this.pendings.set(notice.pending, pending);
+    this.feed(
+      new OutboundBody(request, () => this.nextChange(), (message) => this.logger.error(`${this.id}: request body to ${notice.backend.name}: ${message}`)),
+      notice.body,
+    );
+  }
+
+  private respond(notice: Extract<Notice, { op: 'respond' }>): void {
+    const res = this.respondTo;
+    if (!res) return;
+    const headers: string[] = [];
+    for (const [name, value] of notice.head.headers) {
+      if (!notice.head.manualFraming && (name === 'content-length' || name === 'transfer-encoding')) continue;
+      headers.push(name, headerText(value));
+    }
+    const length = fixedLength(notice.body);
+    if (!notice.head.manualFraming && length !== undefined) headers.push('content-length', String(length));
+    this.status = notice.status;
+    res.writeHead(notice.status, headers);
+    // Streamed responses go out as the guest writes, not when Node's buffer fills.
+    if (notice.body.sink !== undefined) res.flushHeaders();
+    this.downstreamBody = new OutboundBody(res, () => this.nextChange(), (message) => this.logger.error(`${this.id}: response body: ${message}`));
+    this.feed(this.downstreamBody, notice.body);
+  }
+
+  private finish(message: Finished): void {
+    for (const sink of this.sinks.values()) sink.abort();
+    this.sinks.clear();
+    for (const pending of this.pendings.values()) pending.abort();
+    this.pendings.clear();
+    for (const source of this.sources.values()) source.destroy();
+    this.sources.clear();
+    if (message.outcome === 'trap') this.logger.error(`${this.id}: guest trapped: ${message.message ?? 'unknown error'}`);
+    const res = this.respondTo;
+    if (res && this.status === undefined) {
+      this.logger.error(`${this.id}: guest finished without sending a response; answering 500`);
+      this.status = 500;
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('The guest did not send a response.\n');
+    }
+  }
+}
+
+/** A body entirely in hand has a length to announce; anything streamed or piped does not. */
+function fixedLength(body: OutgoingBody): number | undefined {
+  if (body.sink !== undefined) return undefined;
+  let length = 0;
+  for (const segment of body.segments as BodySegment[]) {
+    if (!(segment instanceof Uint8Array)) return undefined;
+    length += segment.length;
+  }
+  return length;
+}
