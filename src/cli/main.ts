@@ -4,6 +4,8 @@ import { UsageError } from './errors.js';
 import { registerAbi } from './abi.js';
 import { registerAdapt } from './adapt.js';
 import { registerInspect } from './inspect.js';
+import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('witshim')
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
   registerAbi(program);
   registerAdapt(program);
   registerInspect(program);
+  registerServe(program);
+  registerRun(program);
   return program;
 }
 

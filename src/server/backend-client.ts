@@ -117,7 +117,6 @@ export function startBackendRequest(spec: BackendSpec, method: string, uri: stri
     });
     request.on('response', (res) => {
       clear();
-      armBetweenBytes(res, spec.betweenBytesTimeoutMs);
       const headerList: HeaderList = [];
       for (let index = 0; index < res.rawHeaders.length; index += 2) {
         headerList.push([res.rawHeaders[index]!.toLowerCase(), Buffer.from(res.rawHeaders[index + 1]!, 'latin1')]);
@@ -138,22 +137,6 @@ export function startBackendRequest(spec: BackendSpec, method: string, uri: stri
     });
   });
   return { request, response };
-}
-
-function armBetweenBytes(res: http.IncomingMessage, timeoutMs: number): void {
-  let timer = setTimeout(expire, timeoutMs);
-  function expire() {
-    res.destroy(new Error(`no body bytes from the backend for ${timeoutMs} ms`));
-  }
-  const rearm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(expire, timeoutMs);
-  };
-  res.on('data', rearm);
-  // A paused stream is waiting for the guest to read, not for the backend.
-  res.on('pause', () => clearTimeout(timer));
-  res.on('resume', rearm);
-  res.on('close', () => clearTimeout(timer));
 }
 
 export function versionOf(text: string): HttpVersion {

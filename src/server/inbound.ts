@@ -12,17 +12,28 @@ export class InboundSource {
   private ended = false;
   error: string | undefined;
 
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  /** `idleTimeoutMs` fails the source when the peer sends nothing for that long while it is read. */
   constructor(
     private readonly stream: Readable,
     private readonly onChange: () => void,
+    private readonly idleTimeoutMs?: number,
   ) {
+    this.armIdle();
     stream.on('data', (chunk: Buffer) => {
+      this.armIdle();
       this.chunks.push(chunk);
       this.buffered += chunk.length;
-      if (this.buffered >= HIGH_WATER) stream.pause();
+      if (this.buffered >= HIGH_WATER) {
+        // Waiting for the guest to read is not the peer's delay.
+        clearTimeout(this.idleTimer);
+        stream.pause();
+      }
       onChange();
     });
     stream.on('end', () => {
+      clearTimeout(this.idleTimer);
       this.ended = true;
       onChange();
     });
@@ -30,9 +41,20 @@ export class InboundSource {
     stream.on('close', () => {
       if (!this.ended) this.fail('stream closed before its end');
     });
+    stream.resume();
+  }
+
+  private armIdle(): void {
+    if (this.idleTimeoutMs === undefined) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.fail(`no bytes for ${this.idleTimeoutMs} ms`);
+      this.stream.destroy();
+    }, this.idleTimeoutMs);
   }
 
   fail(message: string): void {
+    clearTimeout(this.idleTimer);
     if (this.ended || this.error !== undefined) return;
     this.error = message;
     this.onChange();
@@ -58,11 +80,15 @@ export class InboundSource {
       taken = first.subarray(0, max);
     }
     this.buffered -= taken.length;
-    if (this.buffered < HIGH_WATER && this.stream.isPaused()) this.stream.resume();
+    if (this.buffered < HIGH_WATER && this.stream.isPaused()) {
+      this.armIdle();
+      this.stream.resume();
+    }
     return taken;
   }
 
   destroy(): void {
+    clearTimeout(this.idleTimer);
     this.chunks = [];
     this.ended = true;
     this.stream.destroy();

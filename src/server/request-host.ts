@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import { OutboundBody } from './outbound.js';
 
 interface Pending {
+  betweenBytesTimeoutMs: number;
   result: (AwaitedResponse & { stream?: IncomingMessage }) | undefined;
   settled: Promise<AwaitedResponse & { stream?: IncomingMessage }>;
   abort(): void;
@@ -35,9 +36,9 @@ export class RequestHost {
     private readonly logger: Logger,
   ) {}
 
-  addSource(stream: Readable): number {
+  addSource(stream: Readable, idleTimeoutMs?: number): number {
     const id = this.nextSource++;
-    this.sources.set(id, new InboundSource(stream, () => this.changed()));
+    this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs));
     return id;
   }
 
@@ -91,7 +92,9 @@ export class RequestHost {
         if (!pending) return { op: 'await-response', result: { err: 'internal-error', message: 'unknown pending request' } };
         const { stream, ...result } = await pending.settled;
         this.pendings.delete(call.pending);
-        if ('ok' in result && stream) return { op: 'await-response', result: { ok: { ...result.ok, body: this.addSource(stream) } } };
+        if ('ok' in result && stream) {
+          return { op: 'await-response', result: { ok: { ...result.ok, body: this.addSource(stream, pending.betweenBytesTimeoutMs) } } };
+        }
         return { op: 'await-response', result };
       }
     }
@@ -169,16 +172,19 @@ export class RequestHost {
     } catch (err) {
       const failure = err instanceof SendFailure ? err : new SendFailure('internal-error', String(err));
       const result = { err: failure.tag, message: failure.message };
-      this.pendings.set(notice.pending, { result, settled: Promise.resolve(result), abort() {} });
+      this.pendings.set(notice.pending, { betweenBytesTimeoutMs: 0, result, settled: Promise.resolve(result), abort() {} });
       this.changed();
       return;
     }
     const { request } = exchange;
     const pending: Pending = {
+      betweenBytesTimeoutMs: notice.backend.betweenBytesTimeoutMs,
       result: undefined,
       settled: exchange.response.then((result) => {
         pending.result = result;
         if ('err' in result) this.logger.error(`${this.id}: backend ${notice.backend.name}: ${result.message}`);
+        // Unread bodies must not flow (and be lost) before the guest asks for them.
+        result.stream?.pause();
         this.changed();
         return result;
       }),
@@ -220,6 +226,7 @@ export class RequestHost {
     for (const source of this.sources.values()) source.destroy();
     this.sources.clear();
     if (message.outcome === 'trap') this.logger.error(`${this.id}: guest trapped: ${message.message ?? 'unknown error'}`);
+    if (message.outcome === 'guest-error' && this.respondTo) this.logger.error(`${this.id}: guest returned an error from its handler`);
     const res = this.respondTo;
     if (res && this.status === undefined) {
       this.logger.error(`${this.id}: guest finished without sending a response; answering 500`);

@@ -1,0 +1,171 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildTestApp, compileSources, startServe, type ServeProcess } from './fixtures/components/harness.js';
+
+let origin: http.Server;
+let originPort: number;
+let closedPort: number;
+let serve: ServeProcess;
+
+function startOrigin(): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/slow') {
+      setTimeout(() => res.end('slow'), 3000);
+      return;
+    }
+    if (req.url === '/hang') return;
+    res.writeHead(203, { 'x-origin': '1', 'x-forward-seen': String(req.headers['x-forward'] ?? ''), 'content-type': 'text/plain' });
+    res.end(`origin saw ${req.url} host=${req.headers.host}`);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function freePort(): Promise<number> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+beforeAll(async () => {
+  const [app, dist] = await Promise.all([buildTestApp(), compileSources()]);
+  origin = await startOrigin();
+  originPort = (origin.address() as AddressInfo).port;
+  closedPort = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'witshim-serve-'));
+  writeFileSync(
+    join(dir, 'fastly.toml'),
+    `manifest_version = 3
+[local_server.backends.origin]
+url = "http://127.0.0.1:${originPort}"
+[local_server.config_stores.settings]
+format = "inline-toml"
+[local_server.config_stores.settings.contents]
+greeting = "hi there"
+[[local_server.secret_stores.secrets]]
+key = "token"
+data = "s3cret"
+`,
+  );
+  serve = await startServe(dist, app, ['-C', join(dir, 'fastly.toml')]);
+});
+
+afterAll(async () => {
+  await serve?.stop();
+  origin?.close();
+});
+
+describe('witshim serve with a component', () => {
+  it('answers hello world with request and response headers', async () => {
+    const res = await fetch(`${serve.url}/hello?x=1`, { headers: { 'x-test': 'abc' } });
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-hello')).toBe('world');
+    expect(res.headers.get('x-echo')).toBe('abc');
+    expect(res.headers.get('x-method')).toBe('GET');
+    expect(await res.text()).toBe(`hello ${serve.url}/hello?x=1`);
+  });
+
+  it('streams a 1 MiB request body back', async () => {
+    const payload = Buffer.alloc(1 << 20);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 0xff;
+    const res = await fetch(`${serve.url}/echo`, { method: 'POST', body: payload });
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(payload)).toBe(true);
+  });
+
+  it('proxies to a configured backend', async () => {
+    const res = await fetch(`${serve.url}/proxy?path=/a/b%3Fc`, { headers: { 'x-forward': 'fwd' } });
+    expect(res.status).toBe(203);
+    expect(res.headers.get('x-origin')).toBe('1');
+    expect(res.headers.get('x-forward-seen')).toBe('fwd');
+    expect(res.headers.get('x-proxied')).toBe('yes');
+    expect(await res.text()).toBe(`origin saw /a/b?c host=127.0.0.1:${originPort}`);
+  });
+
+  it('reports an unknown backend as not-found', async () => {
+    const res = await fetch(`${serve.url}/missing-backend`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toContain('not-found');
+  });
+
+  it('sends through a dynamic backend', async () => {
+    const res = await fetch(`${serve.url}/dynamic?target=127.0.0.1:${originPort}&path=/dyn`);
+    expect(res.status).toBe(203);
+    expect(await res.text()).toBe(`origin saw /dyn host=127.0.0.1:${originPort}`);
+  });
+
+  it('turns a refused connection into send-error-detail', async () => {
+    const res = await fetch(`${serve.url}/dynamic?target=127.0.0.1:${closedPort}`);
+    expect(res.status).toBe(502);
+    expect(await res.text()).toContain('connection-refused');
+  });
+
+  it('honours the first-byte timeout', async () => {
+    const started = Date.now();
+    const res = await fetch(`${serve.url}/dynamic?target=127.0.0.1:${originPort}&path=/hang&fbt=300`);
+    expect(res.status).toBe(502);
+    expect(await res.text()).toContain('http-response-timeout');
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  it('reads config stores and secrets from fastly.toml', async () => {
+    const res = await fetch(`${serve.url}/config`);
+    expect(await res.json()).toEqual({ greeting: 'hi there', secret: 's3cret', missing: '"not-found"' });
+  });
+
+  it('prints log endpoint lines, guest output and an access log line', async () => {
+    const res = await fetch(`${serve.url}/log`);
+    const info = (await res.json()) as { id: string; ip: unknown };
+    expect(info.ip).toEqual({ tag: 'ipv4', val: [127, 0, 0, 1] });
+    await serve.waitForLine(/^my-endpoint :: hello from the guest$/);
+    await serve.waitForLine(new RegExp(`^\\[${info.id}\\] plain stdout line$`));
+    await serve.waitForLine(new RegExp(`^${info.id} "GET /log" 200 `));
+  });
+
+  it('answers 500 and logs when the guest sends no response', async () => {
+    const res = await fetch(`${serve.url}/silent`);
+    expect(res.status).toBe(500);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(serve.stderr.some((line) => /guest finished without sending a response/.test(line))).toBe(true);
+  });
+
+  it('keeps serving while guests wait on a slow backend', async () => {
+    const finished: string[] = [];
+    const request = (path: string, tag: string) =>
+      fetch(`${serve.url}${path}`).then(async (res) => {
+        await res.text();
+        finished.push(tag);
+        return res.status;
+      });
+    const slow = Array.from({ length: 10 }, () => request('/proxy?path=/slow', 'slow'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const fast = Array.from({ length: 10 }, () => request('/hello', 'fast'));
+    const statuses = await Promise.all([...slow, ...fast]);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+    expect(finished.slice(0, 10)).toEqual(Array(10).fill('fast'));
+  });
+
+  it('delivers streamed bytes before the guest finishes', async () => {
+    const timings = await new Promise<{ first: number; end: number; text: string }>((resolve, reject) => {
+      const started = Date.now();
+      http.get(`${serve.url}/stream?ms=1500`, (res) => {
+        let first = 0;
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (!first) first = Date.now() - started;
+          text += chunk;
+        });
+        res.on('end', () => resolve({ first, end: Date.now() - started, text }));
+        res.on('error', reject);
+      });
+    });
+    expect(timings.text).toBe('first\nsecond\n');
+    expect(timings.end - timings.first).toBeGreaterThan(1000);
+  });
+});
