@@ -137,7 +137,9 @@ class OutputStream {
   }
 }
 
+/** Never handed out: there are no preopens, so the guest can reach no file or directory. */
 class Descriptor {}
+class DirectoryEntryStream {}
 class TerminalInput {}
 class TerminalOutput {}
 
@@ -190,7 +192,7 @@ export function createWasi(options: WasiOptions): Wasi {
     'wasi:clocks/monotonic-clock': monotonicClock,
     'wasi:clocks/wall-clock': wallClock,
     'wasi:filesystem/preopens': { getDirectories: () => [] },
-    'wasi:filesystem/types': { Descriptor, filesystemErrorCode: () => undefined },
+    'wasi:filesystem/types': { Descriptor, DirectoryEntryStream, filesystemErrorCode: () => undefined },
     'wasi:io/error': { Error: IoError },
     'wasi:io/poll': { Pollable: WasiPollable, poll },
     'wasi:io/streams': { InputStream, OutputStream },
