@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { componentNew, componentWit, metadataAdd, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
+import { componentNew, componentWit, metadataAdd } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { ADAPTER_MODULE, adapterModule } from '../adapter/build.js';
 import { projectRoot, packageVersion } from '../version.js';
 import { readModuleInterface, renameImports, WasmDecodeError, type WasmModuleInterface } from '../wasm/imports.js';
 import { loadWitxDir, type WitxAbi } from '../witx/index.js';
 import { classifyImport, importLabel, WASI_PREVIEW1 } from './classify.js';
-import { TRAP_MODULE, trapStubsWat } from './trap-stubs.js';
+import { TRAP_MODULE, trapStubs } from './trap-stubs.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -61,7 +61,7 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
   const variant = iface.exports.some((e) => e.kind === 'function' && e.name === '_start') ? 'command' : 'library';
   const adapters: Array<[string, Uint8Array]> = [[ADAPTER_MODULE, await adapterModule(variant)]];
   if (iface.imports.some((i) => i.module === WASI_PREVIEW1)) adapters.push([WASI_PREVIEW1, preview1Reactor()]);
-  if (unknown.length) adapters.push([TRAP_MODULE, await parse(trapStubsWat(unknown))]);
+  if (unknown.length) adapters.push([TRAP_MODULE, await trapStubs(unknown)]);
 
   let component: Uint8Array;
   try {

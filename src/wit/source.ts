@@ -10,14 +10,15 @@ import { printWitPackage } from './printer.js';
  * accepts (its `witPath` option fails with NotFound here). jco insists on a
  * top-level `package` header, so an empty `witshim:bundle` package heads the
  * text; worlds must therefore be named in full, e.g.
- * `fastly:adapter/adapter-service`.
+ * `fastly:adapter/adapter-service`. `root` is WIT for that head package
+ * (a world of the caller's own, say).
  */
-export function witSource(resolveOrDir?: WitResolve | string): string {
+export function witSource(resolveOrDir?: WitResolve | string, root = ''): string {
   const resolve = typeof resolveOrDir === 'object' ? resolveOrDir : loadWit(resolveOrDir);
   const blocks = [...resolve.packages.values()].map((pkg) => {
     // A package spread over several files becomes one block.
     const merged: PackageDecl = { ...pkg.decls[0], items: pkg.decls.flatMap((d) => d.items) };
     return printWitPackage(merged, { nested: true, docs: false });
   });
-  return ['package witshim:bundle;', '', ...blocks].join('\n');
+  return ['package witshim:bundle;', root, ...blocks].join('\n');
 }
