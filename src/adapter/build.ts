@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentEmbed, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
@@ -36,14 +36,17 @@ export function adapterModule(variant: AdapterVariant): Promise<Uint8Array> {
 }
 
 async function loadOrBuild(variant: AdapterVariant): Promise<Uint8Array> {
-  const hash = inputsHash(variant);
-  const file = join(BUILD_DIR, `adapter.${variant}.${hash.slice(0, 16)}.wasm`);
+  const stem = `adapter.${variant}.${inputsHash(variant).slice(0, 16)}`;
+  const file = join(BUILD_DIR, `${stem}.wasm`);
   try {
     return new Uint8Array(readFileSync(file));
   } catch {
-    const { wasm } = await buildAdapter(variant);
+    const { wat, wasm } = await buildAdapter(variant);
     try {
       mkdirSync(BUILD_DIR, { recursive: true });
+      for (const old of readdirSync(BUILD_DIR)) if (old.startsWith(`adapter.${variant}.`)) rmSync(join(BUILD_DIR, old), { force: true });
+      // The WAT is kept beside the binary for people who want to read what a hostcall becomes.
+      writeFileSync(join(BUILD_DIR, `${stem}.wat`), wat);
       const tmp = `${file}.${process.pid}.tmp`;
       writeFileSync(tmp, wasm);
       renameSync(tmp, file);
