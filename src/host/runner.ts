@@ -1,0 +1,105 @@
+/**
+ * One guest run on the current thread: a fresh instance of the transpiled guest per request (or
+ * per `witshim run`), host objects bound to a new `Session`, the outcome as a `finished` message.
+ * The worker thread drives it with the real channel; the benchmark with a stub one.
+ */
+import { Body } from './body.js';
+import type { MainChannel } from './channel.js';
+import type { HostConfig } from './config.js';
+import { buildImports } from './imports.js';
+import { Request } from './messages.js';
+import type { DownstreamRequest, RunMessage, WorkerToMain } from './protocol.js';
+import { Session } from './session.js';
+import { createWasi, GuestExit } from './wasi.js';
+
+export type GuestExports = Record<string, Record<string, (...args: unknown[]) => unknown>>;
+
+/** The `instantiate` of a jco transpile with `instantiation: 'sync'`. */
+export type Instantiate = (
+  getCoreModule: (name: string) => WebAssembly.Module,
+  imports: Record<string, Record<string, unknown>>,
+  instantiateCore: (module: WebAssembly.Module, imports?: WebAssembly.Imports) => WebAssembly.Instance,
+) => GuestExports;
+
+export type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
+
+export interface RunnerOptions {
+  instantiate: Instantiate;
+  coreModules: Record<string, WebAssembly.Module>;
+  config: HostConfig;
+  channel: MainChannel;
+}
+
+function exportOf(instance: GuestExports, prefix: string) {
+  const key = Object.keys(instance).find((name) => name === prefix || name.startsWith(`${prefix}@`));
+  return key === undefined ? undefined : instance[key];
+}
+
+/** What a legacy module's `_start` sees as "the downstream request" under `witshim run`. */
+function commandRequest(): DownstreamRequest {
+  return { id: 'run', method: 'GET', uri: 'http://localhost/', version: 'http11', headers: [], originalHeaderNames: [], body: 0, knownLength: 0n };
+}
+
+export function createRunner({ instantiate, coreModules, config, channel }: RunnerOptions): (message: RunMessage) => Finished {
+  const getCoreModule = (name: string) => {
+    const module = coreModules[name];
+    if (!module) throw new Error(`transpiled guest asks for unknown core module ${name}`);
+    return module;
+  };
+
+  function start(session: Session, message: RunMessage) {
+    const wasi = createWasi({
+      env: message.env,
+      args: message.kind === 'command' ? message.args : [],
+      lines: message.kind === 'run',
+      output: (stream, line) => channel.notify({ op: 'output', stream, line }),
+    });
+    const instance = instantiate(getCoreModule, buildImports(session, wasi), (module, imports) => {
+      // preview1's `proc_exit(code)` reaches WASI 0.2 as `exit(ok | err)`, losing the code; a
+      // legacy module's call is taken here instead, so `witshim run` exits with the guest's code.
+      const preview1 = imports?.wasi_snapshot_preview1 as Record<string, unknown> | undefined;
+      if (preview1 && typeof preview1.proc_exit === 'function') {
+        imports = { ...imports, wasi_snapshot_preview1: { ...preview1, proc_exit: (code: number) => { throw new GuestExit(code >>> 0); } } };
+      }
+      const core = new WebAssembly.Instance(module, imports);
+      for (const value of Object.values(core.exports)) if (value instanceof WebAssembly.Memory) session.memories.push(value);
+      return core;
+    });
+    return { instance, wasi };
+  }
+
+  return function run(message: RunMessage): Finished {
+    const session = new Session(channel, config, message.kind === 'run' ? message.request : undefined);
+    let finish: (() => void) | undefined;
+    try {
+      const { instance, wasi } = start(session, message);
+      finish = () => wasi.finish();
+      const incoming = exportOf(instance, 'fastly:compute/http-incoming');
+      if (message.kind === 'run') {
+        if (!incoming?.handle) return { kind: 'finished', outcome: 'trap', message: 'the component does not export fastly:compute/http-incoming' };
+        const { request } = message;
+        incoming.handle(Request.fromDownstream(request), Body.fromSource(channel, request.body, request.knownLength));
+        return { kind: 'finished', outcome: 'ok' };
+      }
+      const command = exportOf(instance, 'wasi:cli/run');
+      if (command?.run) {
+        command.run();
+        return { kind: 'finished', outcome: 'ok', exitCode: 0 };
+      }
+      // An adapted legacy module runs its `_start` through http-incoming: with an empty GET
+      // request whose response goes nowhere.
+      if (incoming?.handle) {
+        incoming.handle(Request.fromDownstream(commandRequest()), Body.fromBytes(channel, new Uint8Array(0)));
+        return { kind: 'finished', outcome: 'ok', exitCode: 0 };
+      }
+      return { kind: 'finished', outcome: 'trap', message: 'the component exports neither wasi:cli/run nor fastly:compute/http-incoming', exitCode: 1 };
+    } catch (err) {
+      if (err instanceof GuestExit) return { kind: 'finished', outcome: err.code === 0 ? 'ok' : 'guest-error', exitCode: err.code };
+      // jco reports an `err` result of the export as a ComponentError carrying its payload.
+      if (err instanceof Error && err.constructor.name === 'ComponentError') return { kind: 'finished', outcome: 'guest-error', exitCode: 1 };
+      return { kind: 'finished', outcome: 'trap', message: err instanceof Error ? err.message : String(err), exitCode: 1 };
+    } finally {
+      finish?.();
+    }
+  };
+}
