@@ -1,6 +1,6 @@
 import type { MainChannel } from './channel.js';
 import { fail } from './errors.js';
-import { dispose, Pollable, type Readiness } from './pollable.js';
+import { dispose, Pollable, type Readiness, type Waiter } from './pollable.js';
 import type { BodySegment, OutgoingBody } from './protocol.js';
 
 let nextSink = 1;
@@ -33,6 +33,10 @@ export class Body extends Pollable {
     const body = new Body(channel);
     if (bytes.length > 0) body.segments.push(bytes);
     return body;
+  }
+
+  protected override waiter(): Waiter {
+    return { wait: (items, timeoutMs) => this.channel.call({ op: 'wait', items, timeoutMs }).index };
   }
 
   override readiness(): Readiness {

@@ -19,6 +19,17 @@ export class Pollable {
     return true;
   }
 
+  /** Asked about remote readiness; kinds whose `readiness` can be remote override it. */
+  protected waiter(): Waiter {
+    throw new Error('this pollable has no line to the main thread');
+  }
+
+  /** `is-ready`: never blocks; remote readiness is a zero-timeout wait on the main thread. */
+  isReady(): boolean {
+    const readiness = this.readiness();
+    return typeof readiness === 'boolean' ? readiness : this.waiter().wait([readiness], 0) !== null;
+  }
+
   static newReady(): Pollable {
     return new Pollable();
   }

@@ -2,7 +2,7 @@ import { Body } from '../body.js';
 import { fail, HostError } from '../errors.js';
 import { Headers } from '../headers.js';
 import { Request, Response } from '../messages.js';
-import { dispose, Pollable, type Readiness } from '../pollable.js';
+import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
 import type { OutgoingBody } from '../protocol.js';
 import type { Session } from '../session.js';
 import { BackendHandle } from './backend.js';
@@ -20,6 +20,10 @@ export class PendingResponse extends Pollable {
 
   override readiness(): Readiness {
     return { pending: this.id };
+  }
+
+  protected override waiter(): Waiter {
+    return this.session;
   }
 
   /** Blocks until the backend answered; errors become `error-with-detail`. */
