@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { transpile } from '@bytecodealliance/jco';
 import { packageVersion } from '../version.js';
+import { GLUE_REWRITES, optimizeGlue } from './glue.js';
 import type { GuestArtifacts } from './pool.js';
 
 export type WasmKind = 'module' | 'component';
@@ -51,10 +52,11 @@ function publishDirectory(target: string, files: Record<string, Uint8Array>): vo
 
 /** Adapts a legacy core module into a component, cached by content hash. */
 async function adaptCached(bytes: Uint8Array, root: string): Promise<Uint8Array> {
-  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion())}.wasm`);
-  if (existsSync(file)) return readFileSync(file);
   // The adapter is only needed for legacy modules; components never load it.
-  const { adapt } = await import('../adapt/index.js');
+  const [{ adapt }, { inputsHash }] = await Promise.all([import('../adapt/index.js'), import('../adapter/build.js')]);
+  // The adapter's inputs are part of the key: mappings change between releases of the same version.
+  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), inputsHash('command'), inputsHash('library'))}.wasm`);
+  if (existsSync(file)) return readFileSync(file);
   const component = await adapt(bytes, { unknownImports: 'trap' });
   mkdirSync(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
@@ -72,9 +74,10 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot()): Promi
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
   const component = kind === 'module' ? await adaptCached(bytes, root) : bytes;
-  const dir = join(root, 'transpiled', hashOf(component, jcoVersion()));
+  const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
     const { files } = await transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true });
+    files['guest.js'] = new TextEncoder().encode(optimizeGlue(new TextDecoder().decode(files['guest.js'])).source);
     publishDirectory(dir, files);
   }
   const coreModules: Record<string, WebAssembly.Module> = {};

@@ -1,0 +1,30 @@
+/**
+ * Rewrites of jco's transpiled glue (`instantiation: 'sync'`) that keep its behaviour but cut
+ * the cost of instantiating it once per request. Each rewrite matches an exact shape and leaves
+ * the source alone when a jco version emits something else, so at worst nothing is gained.
+ * Bump GLUE_REWRITES when they change: it is part of the transpile cache key.
+ */
+export const GLUE_REWRITES = 'glue-2';
+
+/**
+ * `try { x = WebAssembly.promising(f); } catch(err) { x = f; }` runs on every instantiation and,
+ * without JSPI, throws a TypeError whose message V8 builds by re-parsing the enclosing function:
+ * the whole ~10k-line instantiate body, about 2.5 ms per throw. Test for the function instead.
+ */
+const PROMISING = /try \{\n\s*(\w+) = WebAssembly\.promising\(([\w$.'"[\]#:@/-]+)\);\n\s*\} catch\(err\) \{\n\s*\1 = \2;\n\s*\}/g;
+
+/** `_debugLog` reads `process.env.JCO_DEBUG` on every call (an environment lookup); read it once. */
+const DEBUG_LOG = /const _debugLog = \(\.\.\.args\) => \{\n\s*if \(!globalThis\?\.process\?\.env\?\.JCO_DEBUG\) \{ return; \}\n\s*console\.debug\(\.\.\.args\);\n\s*\};/;
+
+export function optimizeGlue(source: string): { source: string; applied: string[] } {
+  const applied: string[] = [];
+  let out = source.replace(PROMISING, (_match, target: string, fn: string) => {
+    applied.push('promising');
+    return `${target} = typeof WebAssembly.promising === 'function' ? WebAssembly.promising(${fn}) : ${fn};`;
+  });
+  out = out.replace(DEBUG_LOG, () => {
+    applied.push('debug-log');
+    return 'const _debugLog = globalThis?.process?.env?.JCO_DEBUG ? (...args) => console.debug(...args) : () => {};';
+  });
+  return { source: out, applied };
+}
