@@ -63,6 +63,7 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
     RUNTIME_WAT,
     asyncFuncs,
     ...helpers,
+    ...imports.helperFuncs(),
     ...funcs,
     ...entry.slice(1),
     ')',

@@ -54,6 +54,10 @@ export const ERROR_CASE_STATUS: Readonly<Record<string, Readonly<Record<string, 
     'not-available-yet': 'again',
     error: 'error', // refined by the nested `error` payload, see generate
   },
+  'acl-error': {
+    'too-many-requests': 'limitexceeded',
+    'generic-error': 'error',
+  },
   'kv-error': {
     'bad-request': 'inval',
     'precondition-failed': 'inval',

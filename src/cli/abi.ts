@@ -106,6 +106,9 @@ function printMapping(witx: WitxAbi, wit: WitResolve, json: boolean): number {
     console.log(`${row.hostcall} -> ${row.unsupported ? `unsupported (${row.unsupported})` : row.calls.join(', ')}`);
   }
   const mapped = rows.filter((r) => !r.unsupported).length;
-  console.log(`${mapped}/${rows.length} hostcalls call the component ABI; ${rows.length - mapped} answer unsupported`);
+  const witLacks = rows.filter((r) => r.unsupported?.startsWith('the WIT has no')).length;
+  console.log(
+    `${mapped}/${rows.length} hostcalls call the component ABI; ${rows.length - mapped} answer unsupported (${witLacks} because the WIT has no counterpart)`,
+  );
   return 0;
 }

@@ -1,4 +1,5 @@
-import type { Mapping } from '../mapping.js';
+import { INVALID_HANDLE, type Mapping, type MethodCall } from '../mapping.js';
+import { suggestedCacheOptions } from './suggested-cache-options.js';
 
 const entryGetters = (prefix: string, iface: string, resource: string, names: string[]): Record<string, Mapping> =>
   Object.fromEntries(names.map((n) => [`${prefix}${n}`, `${iface}/${resource}.${n.replace(/_/g, '-')}`]));
@@ -42,7 +43,7 @@ export const cache: Record<string, Mapping> = {
 export const httpCache: Record<string, Mapping> = {
   is_request_cacheable: 'http-cache/is-request-cacheable',
   get_suggested_cache_key: 'http-cache/get-suggested-cache-key',
-  lookup: { unsupported: 'the WIT offers only the transactional lookup' },
+  lookup: { unsupported: 'the WIT has no non-transactional HTTP-cache lookup (only transaction-lookup, which obliges the guest to insert or abandon)' },
   transaction_lookup: 'http-cache/entry.transaction-lookup',
   transaction_insert: 'http-cache/entry.transaction-insert',
   transaction_insert_and_stream_back: 'http-cache/entry.transaction-insert-and-stream-back',
@@ -53,7 +54,7 @@ export const httpCache: Record<string, Mapping> = {
   transaction_abandon: 'http-cache/entry.transaction-abandon',
   close: 'http-cache/close-entry',
   get_suggested_backend_request: 'http-cache/entry.get-suggested-backend-request',
-  get_suggested_cache_options: { unsupported: 'suggested-write-options resource to out-mask/struct not yet mapped' },
+  get_suggested_cache_options: suggestedCacheOptions,
   prepare_response_for_storage: 'http-cache/entry.prepare-response-for-storage',
   get_found_response: 'http-cache/entry.get-found-response',
   ...entryGetters('', 'http-cache', 'entry', [
@@ -70,27 +71,59 @@ export const httpCache: Record<string, Mapping> = {
   ]),
 };
 
+const NO_BODY = [{ out: 'body_handle_out', value: INVALID_HANDLE }];
+const TAKE_BODY: MethodCall = { call: 'kv-store/entry.take-body', out: [{ noneValue: INVALID_HANDLE }, 'body_handle_out'] };
+
+/** A found entry gives its metadata, body and (v2 only: v1 always reported 0) generation. */
+const lookupWait = (generation: boolean): Mapping => ({
+  call: 'kv-store/await-lookup',
+  errorOut: 'kv_error_out',
+  initially: NO_BODY,
+  out: [
+    { noneCase: 'not_found' },
+    {
+      then: [
+        { call: 'kv-store/entry.metadata', args: ['metadata_buf_len'], out: [{ noneValue: 0 }, { buf: 'metadata_buf', nwritten: 'nwritten_out' }] },
+        TAKE_BODY,
+        ...(generation ? [{ call: 'kv-store/entry.generation', out: ['generation_out'] }] : []),
+      ],
+    },
+  ],
+  ...(generation ? {} : { also: [{ out: 'generation_out', value: 0 }] }),
+});
+
 export const kvStore: Record<string, Mapping> = {
   open: 'kv-store/store.open',
   lookup: { call: 'kv-store/store.lookup-async', args: ['store', 'key'] },
-  lookup_wait: { unsupported: 'kv-error out-param mapping not yet written' },
-  lookup_wait_v2: { unsupported: 'kv-error out-param mapping not yet written' },
-  insert: { unsupported: 'kv insert options not yet mapped' },
-  insert_wait: { unsupported: 'kv-error out-param mapping not yet written' },
+  lookup_wait: lookupWait(false),
+  lookup_wait_v2: lookupWait(true),
+  insert: 'kv-store/store.insert-async',
+  insert_wait: { call: 'kv-store/await-insert', errorOut: 'kv_error_out' },
   delete: { call: 'kv-store/store.delete-async', args: ['store', 'key'] },
-  delete_wait: { unsupported: 'kv-error out-param mapping not yet written' },
-  list: { unsupported: 'kv list options not yet mapped' },
-  list_wait: { unsupported: 'kv-error out-param mapping not yet written' },
+  delete_wait: { call: 'kv-store/await-delete', errorOut: 'kv_error_out', out: [{ falseCase: 'not_found' }] },
+  list: 'kv-store/store.list-async',
+  list_wait: { call: 'kv-store/await-list', errorOut: 'kv_error_out', initially: NO_BODY },
 };
+
+/**
+ * The first KV API: a missing key (and, as its host did, a bad request) is success with an
+ * invalid body handle; inserts overwrite with default options.
+ */
+const objectLookup = (call: string): Mapping => ({
+  call,
+  initially: NO_BODY,
+  okOnError: ['bad-request'],
+  out: [{ noneStatus: 'ok' }, { then: [TAKE_BODY] }],
+});
 
 export const objectStore: Record<string, Mapping> = {
   open: 'kv-store/store.open',
-  lookup: { unsupported: 'needs entry.take-body composition (not yet mapped)' },
+  lookup: objectLookup('kv-store/store.lookup'),
   lookup_async: 'kv-store/store.lookup-async',
-  pending_lookup_wait: { unsupported: 'needs entry.take-body composition (not yet mapped)' },
-  insert: { unsupported: 'kv insert options not yet mapped' },
-  insert_async: { unsupported: 'kv insert options not yet mapped' },
-  pending_insert_wait: { unsupported: 'kv-error mapping not yet written' },
+  pending_lookup_wait: objectLookup('kv-store/await-lookup'),
+  insert: { call: 'kv-store/store.insert', args: ['store', 'key', 'body_handle', { empty: true }] },
+  insert_async: { call: 'kv-store/store.insert-async', args: ['store', 'key', 'body_handle', { empty: true }] },
+  pending_insert_wait: 'kv-store/await-insert',
   delete_async: 'kv-store/store.delete-async',
-  pending_delete_wait: { unsupported: 'kv-error mapping not yet written' },
+  pending_delete_wait: { call: 'kv-store/await-delete', out: [{ skip: true }] },
 };

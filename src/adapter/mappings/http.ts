@@ -1,4 +1,5 @@
-import type { Mapping } from '../mapping.js';
+import { INVALID_HANDLE, type Mapping } from '../mapping.js';
+import { dynamicBackendOptions } from './backend-options.js';
 
 const DOWNSTREAM = { downstream: 'request' } as const;
 
@@ -11,6 +12,8 @@ const explicitCalls = (names: string[]): Record<string, Mapping> =>
   Object.fromEntries(names.map((n) => [n, `http-downstream/${n.replace(/_/g, '-')}`]));
 
 const IP_OUT = [{ noneStatus: 'none' as const }, { ipInto: 'addr_octets_out', nwritten: 'num_bytes_out' }];
+/** The legacy JA3 output is a bare pointer to the 16-byte MD5 digest. */
+const JA3_OUT = [{ noneStatus: 'none' as const }, { buf: 'cja3_md5_out', nwritten: 'num_bytes_out', cap: 16 }];
 
 export const httpBody: Record<string, Mapping> = {
   append: 'http-body/append',
@@ -56,6 +59,47 @@ function iface(resource: 'request' | 'response'): string {
 
 const BACKEND = (param: string) => ({ open: 'backend/backend.open', name: param });
 const SEND_OUT = ['response_handle_out', 'body_handle_out'];
+const SEND_FAILED = SEND_OUT.map((out) => ({ out, value: INVALID_HANDLE }));
+const TAG = (flag: string) => ({ mask: 'tag', flag });
+
+/** Legacy tag flags: `pass` wins, no flag keeps the origin's caching, anything else overrides. */
+const cacheOverride = (surrogateKey?: string) => ({
+  cases: [
+    { case: 'pass', if: { flag: TAG('pass') } },
+    { case: 'none', if: { zero: 'tag' } },
+    {
+      case: 'override',
+      value: {
+        fields: {
+          ttl: { when: TAG('ttl'), value: 'ttl' },
+          'stale-while-revalidate': { when: TAG('stale_while_revalidate'), value: 'stale_while_revalidate' },
+          pci: { flag: TAG('pci') },
+          ...(surrogateKey ? { 'surrogate-key': { some: surrogateKey } } : {}),
+        },
+      },
+    },
+  ],
+});
+
+/** A finished pending request: the legacy select answers `ok` with invalid handles on failure. */
+const selectPending = (detail?: string): Mapping => ({
+  call: 'http-req/await-response',
+  args: [{ select: 'hs', index: 'done_idx_out' }],
+  out: SEND_OUT,
+  initially: SEND_FAILED,
+  okOnError: true,
+  ...(detail ? { detail } : {}),
+});
+
+const pollPending = (detail?: string): Mapping => ({
+  call: 'http-req/await-response',
+  args: ['h'],
+  out: SEND_OUT,
+  initially: SEND_FAILED,
+  whenReady: { handle: 'h', done: 'is_done_out' },
+  ...(detail ? { detail } : {}),
+});
+
 
 export const httpReq: Record<string, Mapping> = {
   ...headerCalls('request'),
@@ -68,8 +112,8 @@ export const httpReq: Record<string, Mapping> = {
         '(i32.const 0)',
       ),
   },
-  cache_override_set: { unsupported: 'needs the cache-override variant built from tag flags (not yet mapped)' },
-  cache_override_v2_set: { unsupported: 'needs the cache-override variant built from tag flags (not yet mapped)' },
+  cache_override_set: { call: 'http-req/request.set-cache-override', args: ['h', cacheOverride()] },
+  cache_override_v2_set: { call: 'http-req/request.set-cache-override', args: ['h', cacheOverride('sk')] },
   downstream_client_ip_addr: { call: 'http-downstream/downstream-client-ip-addr', args: [DOWNSTREAM], out: IP_OUT },
   downstream_server_ip_addr: { call: 'http-downstream/downstream-server-ip-addr', args: [DOWNSTREAM], out: IP_OUT },
   ...downstreamCalls([
@@ -82,7 +126,7 @@ export const httpReq: Record<string, Mapping> = {
     'downstream_tls_ja4',
     'downstream_compliance_region',
   ]),
-  downstream_tls_ja3_md5: { unsupported: 'raw 16-byte digest output not yet mapped' },
+  downstream_tls_ja3_md5: { call: 'http-downstream/downstream-tls-ja3-md5', args: [DOWNSTREAM], out: JA3_OUT },
   downstream_tls_cipher_openssl_name: 'adapter:adapter-http-req/downstream-tls-cipher-openssl-name',
   downstream_tls_protocol: 'adapter:adapter-http-req/downstream-tls-protocol',
   downstream_tls_raw_client_certificate: 'adapter:adapter-http-req/downstream-tls-raw-client-certificate-deprecated',
@@ -93,8 +137,8 @@ export const httpReq: Record<string, Mapping> = {
   uri_get: 'http-req/request.get-uri',
   uri_set: 'http-req/request.set-uri',
   send: { call: 'http-req/send', args: ['h', 'b', BACKEND('backend')], out: SEND_OUT },
-  send_v2: { call: 'http-req/send', args: ['h', 'b', BACKEND('backend')], out: SEND_OUT },
-  send_v3: { call: 'http-req/send-uncached', args: ['h', 'b', BACKEND('backend')], out: SEND_OUT },
+  send_v2: { call: 'http-req/send', args: ['h', 'b', BACKEND('backend')], out: SEND_OUT, initially: SEND_FAILED, detail: 'error_detail' },
+  send_v3: { call: 'http-req/send-uncached', args: ['h', 'b', BACKEND('backend')], out: SEND_OUT, initially: SEND_FAILED, detail: 'error_detail' },
   send_async: { call: 'http-req/send-async', args: ['h', 'b', BACKEND('backend')] },
   send_async_v2: {
     branch: 'streaming',
@@ -107,21 +151,22 @@ export const httpReq: Record<string, Mapping> = {
   pending_req_header_insert: 'http-resp/insert-header-pending',
   pending_req_header_append: 'http-resp/append-header-pending',
   pending_req_header_remove: 'http-resp/remove-header-pending',
-  pending_req_poll: { unsupported: 'poll needs is_ready + await composition (not yet mapped)' },
-  pending_req_poll_v2: { unsupported: 'poll needs is_ready + await composition (not yet mapped)' },
-  pending_req_wait: { call: 'http-req/await-response', out: SEND_OUT },
-  pending_req_wait_v2: { call: 'http-req/await-response', args: ['h'], out: SEND_OUT },
-  pending_req_select: { unsupported: 'select over pending requests needs a custom body (not yet mapped)' },
-  pending_req_select_v2: { unsupported: 'select over pending requests needs a custom body (not yet mapped)' },
+  pending_req_poll: pollPending(),
+  pending_req_poll_v2: pollPending('error_detail'),
+  pending_req_wait: { call: 'http-req/await-response', out: SEND_OUT, initially: SEND_FAILED },
+  pending_req_wait_v2: { call: 'http-req/await-response', args: ['h'], out: SEND_OUT, initially: SEND_FAILED, detail: 'error_detail' },
+  pending_req_select: selectPending(),
+  pending_req_select_v2: selectPending('error_detail'),
   fastly_key_is_valid: { call: 'http-downstream/fastly-key-is-valid', args: [DOWNSTREAM] },
   auto_decompress_response_set: 'http-req/request.set-auto-decompress-response',
   upgrade_websocket: { call: 'http-req/upgrade-websocket', args: [BACKEND('backend_name')] },
-  redirect_to_websocket_proxy: { unsupported: 'the implicit-request form left the WIT; use redirect_to_websocket_proxy_v2' },
-  redirect_to_grip_proxy: { unsupported: 'the implicit-request form left the WIT; use redirect_to_grip_proxy_v2' },
+  // The implicit-request forms hand off the downstream request.
+  redirect_to_websocket_proxy: { call: 'http-req/request.redirect-to-websocket-proxy', args: [DOWNSTREAM, BACKEND('backend_name')] },
+  redirect_to_grip_proxy: { call: 'http-req/request.redirect-to-grip-proxy', args: [DOWNSTREAM, BACKEND('backend_name')] },
   redirect_to_websocket_proxy_v2: { call: 'http-req/request.redirect-to-websocket-proxy', args: ['h', BACKEND('backend_name')] },
   redirect_to_grip_proxy_v2: { call: 'http-req/request.redirect-to-grip-proxy', args: ['h', BACKEND('backend_name')] },
-  register_dynamic_backend: { unsupported: 'dynamic backend options are a resource built by setters (not yet mapped)' },
-  inspect: { unsupported: 'security.inspect options not yet mapped' },
+  register_dynamic_backend: { call: 'backend/register-dynamic-backend', args: ['name_prefix', 'target', dynamicBackendOptions], out: [{ drop: true }] },
+  inspect: 'security/inspect',
   on_behalf_of: { unsupported: 'the WIT has no on-behalf-of call' },
 };
 
@@ -166,8 +211,11 @@ export const httpDownstream: Record<string, Mapping> = {
     'downstream_visits_this_service',
     'downstream_visits_this_pop',
   ]),
-  downstream_tls_ja3_md5: { unsupported: 'raw 16-byte digest output not yet mapped' },
-  downstream_bot_category_kind: { unsupported: 'bot-category variant output not yet mapped' },
+  downstream_tls_ja3_md5: { call: 'http-downstream/downstream-tls-ja3-md5', out: JA3_OUT },
+  downstream_bot_category_kind: {
+    call: 'http-downstream/downstream-bot-category-kind',
+    out: [{ noneStatus: 'none' }, { caseIndex: 'bot_category_kind_out', method: 'http-downstream/extra-bot-category.as-raw' }],
+  },
 };
 
 export const httpResp: Record<string, Mapping> = {

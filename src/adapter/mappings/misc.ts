@@ -1,4 +1,4 @@
-import type { Mapping } from '../mapping.js';
+import { INVALID_HANDLE, type Mapping } from '../mapping.js';
 
 const BACKEND = { open: 'backend/backend.open', name: 'backend' } as const;
 const backendCall = (fn: string): Mapping => ({ call: `backend/backend.${fn}`, args: [BACKEND] });
@@ -9,7 +9,7 @@ export const abi: Record<string, Mapping> = {
 };
 
 export const uap: Record<string, Mapping> = {
-  parse: { unsupported: 'user-agent parsing is not part of fastly:compute' },
+  parse: { unsupported: 'the WIT has no user-agent parser' },
 };
 
 export const dictionary: Record<string, Mapping> = {
@@ -53,7 +53,14 @@ export const secretStore: Record<string, Mapping> = {
 };
 
 export const backend: Record<string, Mapping> = {
-  exists: { unsupported: 'see custom' },
+  // Opening is the only test the WIT offers: a backend that does not open does not exist.
+  exists: {
+    call: 'backend/backend.open',
+    out: [{ drop: true }],
+    initially: [{ out: 'backend_exists_out', value: 0 }],
+    also: [{ out: 'backend_exists_out', value: 1 }],
+    okOnError: ['not-found'],
+  },
   is_healthy: backendCall('is-healthy'),
   is_dynamic: backendCall('is-dynamic'),
   get_host: { call: 'backend/backend.get-host', args: [BACKEND, undefined] },
@@ -83,14 +90,59 @@ export const computeRuntime: Record<string, Mapping> = {
 
 export const acl: Record<string, Mapping> = {
   open: 'acl/acl.open',
-  lookup: { unsupported: 'acl-error out-param mapping not yet written' },
+  lookup: {
+    call: 'acl/acl.lookup',
+    args: ['acl', { ip: 'ip_octets' }],
+    errorOut: 'acl_error_out',
+    initially: [{ out: 'body_handle_out', value: INVALID_HANDLE }],
+    out: [{ noneCase: 'no_content' }, 'body_handle_out'],
+  },
 };
 
+const shieldSetter = (flag: string, method: string, field: string) => ({ flag, call: `shielding/shield-backend-options.${method}`, args: [{ field }] });
+
 export const shielding: Record<string, Mapping> = {
-  shield_info: { unsupported: 'not yet mapped' },
-  backend_for_shield: { unsupported: 'not yet mapped' },
+  shield_info: 'shielding/shield-info',
+  // The legacy call names the new backend; the WIT hands over a resource, so ask it its name.
+  backend_for_shield: {
+    call: 'shielding/backend-for-shield',
+    args: [
+      'shield_name',
+      {
+        some: {
+          build: {
+            ctor: 'shielding/shield-backend-options.new',
+            mask: 'backend_config_mask',
+            struct: 'backend_configuration',
+            set: [
+              shieldSetter('use_cache_key', 'set-cache-key', 'cache_key'),
+              shieldSetter('first_byte_timeout', 'set-first-byte-timeout', 'first_byte_timeout_ms'),
+              shieldSetter('between_bytes_timeout', 'set-between-bytes-timeout', 'between_bytes_timeout_ms'),
+            ],
+          },
+        },
+      },
+    ],
+    out: [{ then: [{ call: 'backend/backend.get-name', out: [{ buf: 'backend_name_out', nwritten: 'num_bytes_out' }] }] }],
+  },
 };
 
 export const imageOptimizer: Record<string, Mapping> = {
-  transform_image_optimizer_request: { unsupported: 'image optimizer options not yet mapped' },
+  // The borrowing form: legacy guests still own (and close) the request afterwards.
+  transform_image_optimizer_request: {
+    call: 'image-optimizer/transform-image-optimizer-request',
+    args: [
+      'origin_image_request',
+      { handleOrNone: 'origin_image_request_body' },
+      { open: 'backend/backend.open', name: 'origin_image_request_backend' },
+      { options: { mask: 'io_transform_config_mask', struct: 'io_transform_configuration' } },
+    ],
+    initially: [
+      { out: 'io_error_detail.tag', value: 0 },
+      { out: 'response_handle_out', value: INVALID_HANDLE },
+      { out: 'body_handle_out', value: INVALID_HANDLE },
+    ],
+    also: [{ out: 'io_error_detail.tag', value: 1 }],
+    out: ['response_handle_out', 'body_handle_out'],
+  },
 };
