@@ -1,0 +1,208 @@
+/**
+ * `witshim serve` throughput and latency against the in-process bound, all in one run:
+ *   (a) bench/fixtures/hello.wasm, a legacy C module answering "hello";
+ *   (b) a js-compute "hello" app (test/fixtures/js-app, built with @fastly/js-compute);
+ *   (c) a bare Node `http` server answering "hello" (the ceiling).
+ * Each is started as its own process and loaded with autocannon at concurrency 1 and 16.
+ * In process, without HTTP: the time to instantiate a fresh instance of the transpiled guest and
+ * run one request through it (stub channel) in a tight loop, giving the bound
+ * cores / (instantiate + one request); plus a bare `new WebAssembly.Instance` of the legacy core
+ * module for comparison. Run: `npm run bench` (BENCH_SECONDS=n per load run, default 8).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import type { MainChannel } from '../src/host/channel.js';
+import { emptyHostConfig } from '../src/host/config.js';
+import type { DownstreamRequest, RunMessage, SyncCall } from '../src/host/protocol.js';
+import { createRunner, type Instantiate } from '../src/host/runner.js';
+import { prepareGuest } from '../src/server/artifacts.js';
+import { buildJsApp } from '../test/support/js-app.js';
+
+const root = join(import.meta.dirname, '..');
+const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const cores = availableParallelism();
+const cache = join(root, 'node_modules/.cache/witshim/bench');
+process.env.WITSHIM_CACHE_DIR = cache;
+mkdirSync(cache, { recursive: true });
+
+// ---- in process ----
+
+const stubChannel = {
+  call: (call: SyncCall) => (call.op === 'read' ? { op: 'read', end: true } : call.op === 'wait' ? { op: 'wait', index: 0 } : { op: 'await-response', result: { err: 'internal-error', message: 'bench' } }),
+  notify() {},
+  post() {},
+} as unknown as MainChannel;
+
+const downstream: DownstreamRequest = {
+  id: 'bench',
+  method: 'GET',
+  uri: 'http://127.0.0.1/',
+  version: 'http11',
+  headers: [['host', Buffer.from('127.0.0.1')], ['user-agent', Buffer.from('bench')]],
+  originalHeaderNames: ['Host', 'User-Agent'],
+  body: 1,
+  knownLength: 0n,
+  clientAddress: '127.0.0.1',
+  serverAddress: '127.0.0.1',
+};
+
+function meanMs(rounds: number, fn: () => void): number {
+  for (let i = 0; i < Math.min(20, rounds); i++) fn();
+  const started = performance.now();
+  for (let i = 0; i < rounds; i++) fn();
+  return (performance.now() - started) / rounds;
+}
+
+interface InProcess {
+  /** Fresh instance + one request, ms. */
+  runMs: number;
+  /** Fresh instance alone (the transpiled instantiate with our imports), ms. */
+  instantiateMs: number;
+  /** `new WebAssembly.Instance` of the legacy core module with stub imports, ms. */
+  bareMs: number;
+}
+
+async function inProcess(legacy: Uint8Array<ArrayBuffer>, rounds: number): Promise<InProcess> {
+  const artifacts = await prepareGuest(legacy);
+  const { instantiate } = (await import(artifacts.guestModule)) as { instantiate: Instantiate };
+  const message: RunMessage = { kind: 'run', request: downstream, env: {} };
+  const run = createRunner({ instantiate, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel });
+  const check = run(message);
+  if (check.outcome !== 'ok') throw new Error(`in-process run failed: ${check.outcome} ${check.message ?? ''}`);
+  const runMs = meanMs(rounds, () => run(message));
+  // The same instantiation without calling the handler.
+  const noHandler: Instantiate = (getCoreModule, imports, instantiateCore) => (instantiate(getCoreModule, imports, instantiateCore), {});
+  const instantiateOnly = createRunner({ instantiate: noHandler, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel });
+  const instantiateMs = meanMs(rounds, () => instantiateOnly({ kind: 'command', args: [], env: {} }));
+  const module = new WebAssembly.Module(legacy);
+  const stubs: Record<string, Record<string, () => number>> = {};
+  for (const entry of WebAssembly.Module.imports(module)) if (entry.kind === 'function') (stubs[entry.module] ??= {})[entry.name] = () => 0;
+  const bareMs = meanMs(rounds, () => new WebAssembly.Instance(module, stubs));
+  return { runMs, instantiateMs, bareMs };
+}
+
+// ---- over HTTP ----
+
+interface Server {
+  url: string;
+  startMs: number;
+  child: ChildProcess;
+}
+
+function startProcess(args: string[]): Promise<Server> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WITSHIM_CACHE_DIR: cache } });
+  let errors = '';
+  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /Listening on (\S+)/.exec(out);
+      if (match) {
+        child.stdout!.removeAllListeners('data');
+        child.stdout!.resume();
+        resolve({ url: match[1]!, startMs: performance.now() - started, child });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${errors}`)));
+  });
+}
+
+/** The serve command alone (not the whole CLI), so a half-edited adapter elsewhere cannot stop it. */
+function serveLauncher(): string {
+  const file = join(cache, 'launch-serve.mjs');
+  writeFileSync(
+    file,
+    `import { Command } from 'commander';
+import { registerServe } from ${JSON.stringify(pathToFileURL(join(root, 'dist/cli/serve.js')).href)};
+const program = new Command().exitOverride();
+registerServe(program);
+await program.parseAsync(process.argv.slice(2), { from: 'user' });
+`,
+  );
+  return file;
+}
+
+async function firstRequestMs(url: string): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(url);
+  await res.text();
+  if (res.status !== 200) throw new Error(`first request: status ${res.status}`);
+  return performance.now() - started;
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(url: string, connections: number): Promise<Load> {
+  const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
+  const bad = result.errors + result.timeouts + result.non2xx;
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: bad };
+}
+
+interface Row {
+  name: string;
+  startMs: number;
+  firstMs: number;
+  c1: Load;
+  c16: Load;
+}
+
+async function measure(name: string, args: string[]): Promise<Row> {
+  const server = await startProcess(args);
+  try {
+    const firstMs = await firstRequestMs(server.url);
+    // A short warm-up so that both loads see compiled code.
+    await autocannon({ url: server.url, connections: 4, amount: 200 });
+    const c1 = await load(server.url, 1);
+    const c16 = await load(server.url, 16);
+    return { name, startMs: server.startMs, firstMs, c1, c16 };
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((resolve) => server.child.once('exit', resolve));
+  }
+}
+
+const cPath = join(root, 'bench/fixtures/hello.wasm');
+const jsPath = await buildJsApp();
+const cBytes = new Uint8Array(readFileSync(cPath)) as Uint8Array<ArrayBuffer>;
+const jsBytes = new Uint8Array(readFileSync(jsPath)) as Uint8Array<ArrayBuffer>;
+
+console.log(`${cores} cores, Node ${process.version}, ${seconds} s per load run`);
+const cIn = await inProcess(cBytes, 400);
+const jsIn = await inProcess(jsBytes, 60);
+const launcher = serveLauncher();
+const rows = [
+  await measure('C hello (legacy module)', [launcher, 'serve', cPath, '--addr', '127.0.0.1:0']),
+  await measure('js-compute hello (legacy module)', [launcher, 'serve', jsPath, '--addr', '127.0.0.1:0']),
+  await measure('bare Node http (ceiling)', [join(root, 'bench/fixtures/node-hello.mjs')]),
+];
+const bound = (runMs: number) => (cores * 1000) / runMs;
+const inProc = [cIn, jsIn];
+
+const f0 = (n: number) => n.toFixed(0);
+const f1 = (n: number) => n.toFixed(1);
+console.log('\n| app | req/s c=1 | p50 / p99 ms c=1 | req/s c=16 | p50 / p99 ms c=16 | first request ms | start → listening ms | in-process bound req/s | c=16 / bound |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+rows.forEach((row, index) => {
+  const inp = inProc[index];
+  const b = inp ? bound(inp.runMs) : undefined;
+  console.log(
+    `| ${row.name} | ${f0(row.c1.rps)} | ${row.c1.p50} / ${row.c1.p99} | ${f0(row.c16.rps)} | ${row.c16.p50} / ${row.c16.p99} | ${f1(row.firstMs)} | ${f0(row.startMs)} | ${b ? f0(b) : '—'} | ${b ? `${f0((100 * row.c16.rps) / b)} %` : '—'} |`,
+  );
+  if (row.c1.errors || row.c16.errors) console.log(`  (${row.name}: ${row.c1.errors + row.c16.errors} errors / non-2xx)`);
+});
+console.log('\n| in process (no HTTP) | fresh instance + 1 request ms | fresh instance ms | bare WebAssembly.Instance of the legacy module ms | instance / bare |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+console.log(`| C hello | ${cIn.runMs.toFixed(2)} | ${cIn.instantiateMs.toFixed(2)} | ${cIn.bareMs.toFixed(3)} | — |`);
+console.log(`| js-compute hello | ${jsIn.runMs.toFixed(2)} | ${jsIn.instantiateMs.toFixed(2)} | ${jsIn.bareMs.toFixed(2)} | ${(jsIn.instantiateMs / jsIn.bareMs).toFixed(2)} (target ≤ 2) |`);
+console.log('\nTargets: c=16 throughput ≥ 70 % of the in-process bound; p50 at c=1 ≤ 5 ms (C), ≤ 15 ms (js-compute).');
