@@ -73,7 +73,7 @@ async function assemble(wat: string): Promise<Uint8Array> {
   return parse(wat);
 }
 
-function inputsHash(variant: AdapterVariant): string {
+export function inputsHash(variant: AdapterVariant): string {
   const h = createHash('sha256').update(variant);
   for (const dir of [join(projectRoot, 'witx'), join(projectRoot, 'wit'), generatorDir, join(generatorDir, 'mappings')]) {
     for (const name of readdirSync(dir).sort()) {
