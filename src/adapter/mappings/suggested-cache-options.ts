@@ -96,7 +96,7 @@ class Writer {
       `  (local.set ${ret} (call $alloc (i32.const ${lengthLay.size}) (i32.const ${lengthLay.align})))`,
       `  (call ${this.id(length.ref)} (local.get ${opts}) (local.get ${ret}))`,
       `  (if (i32.load8_u (local.get ${ret})) (then ${this.report('length')} ${this.storeField('length', load('i64', 8, `(local.get ${ret})`, lengthLay.payloadOffset!))}))))`,
-      `(if (i32.and ${this.requested('sensitive_data')} (call ${this.id(`${IFACE}.get-sensitive-data`)} (local.get ${opts}))) (then ${this.report('sensitive_data')}))`,
+      `(if ${this.requested('sensitive_data')} (then (if (call ${this.id(`${IFACE}.get-sensitive-data`)} (local.get ${opts})) (then ${this.report('sensitive_data')}))))`,
       `(call ${this.id('http-cache/[resource-drop]suggested-write-options')} (local.get ${opts}))`,
       `(if (result i32) (local.get ${buflen}) (then (i32.const ${Status.buflen})) (else (i32.const ${Status.ok})))`,
     );
