@@ -191,3 +191,19 @@ describe('ACL, backend exists', () => {
     expect(g.refs()).toEqual(['backend/backend.open', 'backend/[resource-drop]backend', 'backend/backend.open', 'backend/backend.open']);
   });
 });
+
+describe('backend TLS versions', () => {
+  it('the WIT protocol number becomes the legacy tls_version enum; unknown ones are unsupported', async () => {
+    const g = await Guest.create();
+    const answers: unknown[] = [{ ok: 0x0303 }, { ok: 0x0200 }, { ok: null }];
+    g.returns('backend/backend.open', () => ({ ok: 5 }))
+      .on('backend/[resource-drop]backend', () => undefined)
+      .returns('backend/backend.get-tls-min-version', () => answers.shift());
+    const [name, len] = g.bytes('origin');
+    const [out] = outs(g, 1);
+    expect([g.call('fastly_backend#get_ssl_min_version', name, len, out), g.u32(out)]).toEqual([0, 2]);
+    expect(g.call('fastly_backend#get_ssl_min_version', name, len, out)).toBe(5);
+    expect(g.call('fastly_backend#get_ssl_min_version', name, len, out)).toBe(10);
+    expect(g.refs().filter((r) => r.includes('drop'))).toHaveLength(3);
+  });
+});

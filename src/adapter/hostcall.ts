@@ -1049,7 +1049,7 @@ class CallGenerator {
           this.b.emit(`(local.set ${v} ${convert(load(this.wit.flatten(t)[0], lay.size, addr, offset), this.wit.flatten(t)[0], 'i32')})`);
           const index = directive.table.reduceRight(
             (acc, value, i) => `(if (result i32) (i32.eq (local.get ${v}) (i32.const ${value})) (then (i32.const ${i})) (else ${acc}))`,
-            `(block (result i32) ${this.ret(`(i32.const ${Status.error})`)})`,
+            `(block (result i32) ${this.ret(`(i32.const ${Status.unsupported})`)})`,
           );
           this.b.emit(this.writeTo(directive.out, index));
           return;

@@ -141,7 +141,7 @@ export type Out =
   | { falseCase: string }
   /** A variant written as its case index; resource payloads give theirs through `method`. */
   | { caseIndex: string; method: string }
-  /** A WIT value written as its index in `table` (a WITX enum); absent values are `error`. */
+  /** A WIT value written as its index in `table` (a WITX enum); values it lacks are `unsupported`. */
   | { out: string; table: number[] }
   | { skip: true };
 

@@ -2,6 +2,12 @@ import { INVALID_HANDLE, type Mapping } from '../mapping.js';
 
 const BACKEND = { open: 'backend/backend.open', name: 'backend' } as const;
 const backendCall = (fn: string): Mapping => ({ call: `backend/backend.${fn}`, args: [BACKEND] });
+/** The WIT reports TLS protocol numbers; the legacy out is the `tls_version` enum (TLS 1.0 = 0). */
+const tlsVersionCall = (fn: string) => ({
+  call: `backend/backend.${fn}`,
+  args: [BACKEND],
+  out: [{ noneStatus: 'none' as const }, { out: 'tls_version_out', table: [0x0301, 0x0302, 0x0303, 0x0304] }],
+});
 
 export const abi: Record<string, Mapping> = {
   // The component ABI has no version handshake; SDKs call this first and need it to succeed.
@@ -75,8 +81,8 @@ export const backend: Record<string, Mapping> = {
   get_tcp_keepalive_probes: backendCall('get-tcp-keepalive-probes'),
   get_tcp_keepalive_time: backendCall('get-tcp-keepalive-time'),
   is_ssl: backendCall('is-tls'),
-  get_ssl_min_version: backendCall('get-tls-min-version'),
-  get_ssl_max_version: backendCall('get-tls-max-version'),
+  get_ssl_min_version: tlsVersionCall('get-tls-min-version'),
+  get_ssl_max_version: tlsVersionCall('get-tls-max-version'),
 };
 
 export const purge: Record<string, Mapping> = {
