@@ -70,13 +70,13 @@ async function inProcess(legacy: Uint8Array<ArrayBuffer>, rounds: number): Promi
   const artifacts = await prepareGuest(legacy);
   const { instantiate } = (await import(artifacts.guestModule)) as { instantiate: Instantiate };
   const message: RunMessage = { kind: 'run', request: downstream, env: {} };
-  const run = createRunner({ instantiate, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel });
+  const { run } = createRunner({ instantiate, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel });
   const check = run(message);
   if (check.outcome !== 'ok') throw new Error(`in-process run failed: ${check.outcome} ${check.message ?? ''}`);
   const runMs = meanMs(rounds, () => run(message));
   // The same instantiation without calling the handler.
   const noHandler: Instantiate = (getCoreModule, imports, instantiateCore) => (instantiate(getCoreModule, imports, instantiateCore), {});
-  const instantiateOnly = createRunner({ instantiate: noHandler, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel });
+  const instantiateOnly = createRunner({ instantiate: noHandler, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel }).run;
   const instantiateMs = meanMs(rounds, () => instantiateOnly({ kind: 'command', args: [], env: {} }));
   const module = new WebAssembly.Module(legacy);
   const stubs: Record<string, Record<string, () => number>> = {};

@@ -10,7 +10,7 @@ import { buildImports } from './imports.js';
 import { Request } from './messages.js';
 import type { DownstreamRequest, RunMessage, WorkerToMain } from './protocol.js';
 import { Session } from './session.js';
-import { createWasi, GuestExit } from './wasi.js';
+import { createWasi, GuestExit, type WasiOptions } from './wasi.js';
 
 export type GuestExports = Record<string, Record<string, (...args: unknown[]) => unknown>>;
 
@@ -40,20 +40,29 @@ function commandRequest(): DownstreamRequest {
   return { id: 'run', method: 'GET', uri: 'http://localhost/', version: 'http11', headers: [], originalHeaderNames: [], body: 0, knownLength: 0n };
 }
 
-export function createRunner({ instantiate, coreModules, config, channel }: RunnerOptions): (message: RunMessage) => Finished {
+export interface Runner {
+  /** Serves one message on a fresh instance (the prepared one, else one made now). */
+  run(message: RunMessage): Finished;
+  /** Instantiates ahead of the next `run`; call while idle. */
+  prepare(): void;
+}
+
+export function createRunner({ instantiate, coreModules, config, channel }: RunnerOptions): Runner {
   const getCoreModule = (name: string) => {
     const module = coreModules[name];
     if (!module) throw new Error(`transpiled guest asks for unknown core module ${name}`);
     return module;
   };
 
-  function start(session: Session, message: RunMessage) {
-    const wasi = createWasi({
-      env: message.env,
-      args: message.kind === 'command' ? message.args : [],
-      lines: message.kind === 'run',
-      output: (stream, line) => channel.notify({ op: 'output', stream, line }),
-    });
+  /**
+   * A fresh instance with its host objects, not yet bound to a request: the session and the
+   * WASI options are filled in by `bind` when the run starts, so the instance can be made while
+   * the worker is idle. Every run still gets an instance of its own, used once.
+   */
+  function instantiateFresh() {
+    const session = new Session(channel, config, undefined);
+    const options: WasiOptions = { env: {}, args: [], lines: true, output: (stream, line) => channel.notify({ op: 'output', stream, line }) };
+    const wasi = createWasi(options);
     const instance = instantiate(getCoreModule, buildImports(session, wasi), (module, imports) => {
       // preview1's `proc_exit(code)` reaches WASI 0.2 as `exit(ok | err)`, losing the code; a
       // legacy module's call is taken here instead, so `witshim run` exits with the guest's code.
@@ -65,14 +74,34 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
       for (const value of Object.values(core.exports)) if (value instanceof WebAssembly.Memory) session.memories.push(value);
       return core;
     });
-    return { instance, wasi };
+    const bind = (message: RunMessage) => {
+      session.begin(message.kind === 'run' ? message.request : undefined);
+      options.env = message.env;
+      options.args = message.kind === 'command' ? message.args : [];
+      options.lines = message.kind === 'run';
+    };
+    return { instance, wasi, bind };
   }
 
-  return function run(message: RunMessage): Finished {
-    const session = new Session(channel, config, message.kind === 'run' ? message.request : undefined);
+  let prepared: ReturnType<typeof instantiateFresh> | undefined;
+
+  /** Makes the next run's instance now, if it is not made yet; failures surface in that run. */
+  function prepare(): void {
+    if (prepared) return;
+    try {
+      prepared = instantiateFresh();
+    } catch {
+      prepared = undefined;
+    }
+  }
+
+  function run(message: RunMessage): Finished {
     let finish: (() => void) | undefined;
     try {
-      const { instance, wasi } = start(session, message);
+      const fresh = prepared ?? instantiateFresh();
+      prepared = undefined;
+      fresh.bind(message);
+      const { instance, wasi } = fresh;
       finish = () => wasi.finish();
       const incoming = exportOf(instance, 'fastly:compute/http-incoming');
       if (message.kind === 'run') {
@@ -101,5 +130,7 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
     } finally {
       finish?.();
     }
-  };
+  }
+
+  return { run, prepare };
 }

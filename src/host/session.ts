@@ -8,8 +8,8 @@ export class Session implements Waiter {
   /** Set once a response head has gone downstream; a second one is an error. */
   responded = false;
   readonly dynamicBackends = new Map<string, BackendSpec>();
-  readonly startedAt = process.hrtime.bigint();
-  readonly cpuAtStart = process.cpuUsage();
+  startedAt = process.hrtime.bigint();
+  cpuAtStart = process.cpuUsage();
   private nextPending = 1;
   /** Bytes of linear memory of the guest's core instances, filled in at instantiation. */
   memories: WebAssembly.Memory[] = [];
@@ -17,8 +17,15 @@ export class Session implements Waiter {
   constructor(
     readonly channel: MainChannel,
     readonly config: HostConfig,
-    readonly downstream: DownstreamRequest | undefined,
+    public downstream: DownstreamRequest | undefined,
   ) {}
+
+  /** Binds an instance made ahead of time to the request it now serves (see `runner.ts`). */
+  begin(downstream: DownstreamRequest | undefined): void {
+    this.downstream = downstream;
+    this.startedAt = process.hrtime.bigint();
+    this.cpuAtStart = process.cpuUsage();
+  }
 
   wait(items: Waitable[], timeoutMs: number | null): number | null {
     return this.channel.call({ op: 'wait', items, timeoutMs }).index;

@@ -153,7 +153,6 @@ export function createWasi(options: WasiOptions): Wasi {
   const stdout = new OutputStream('stdout', options);
   const stderr = new OutputStream('stderr', options);
   const stdin = new InputStream();
-  const env = Object.entries(options.env);
   const monotonicClock = {
     now: () => process.hrtime.bigint(),
     resolution: () => 1n,
@@ -169,7 +168,8 @@ export function createWasi(options: WasiOptions): Wasi {
   };
   const imports: Record<string, Record<string, unknown>> = {
     'wasi:cli/environment': {
-      getEnvironment: () => env,
+      // Read when asked: an instance may be made before the request it serves is known.
+      getEnvironment: () => Object.entries(options.env),
       getArguments: () => options.args,
       initialCwd: () => undefined,
     },

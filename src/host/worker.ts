@@ -10,6 +10,14 @@ import { createRunner, type Instantiate } from './runner.js';
 const init = workerData as WorkerInit;
 const { instantiate } = (await import(init.guestModule)) as { instantiate: Instantiate };
 const channel = new MainChannel(init.calls, init.replies, init.signal);
-const run = createRunner({ instantiate, coreModules: init.coreModules, config: init.config, channel });
+const runner = createRunner({ instantiate, coreModules: init.coreModules, config: init.config, channel });
 
-parentPort!.on('message', (message: RunMessage) => channel.post(run(message)));
+// The next request's instance is made while the worker waits for it (still one per request).
+const prepareSoon = () => setImmediate(() => runner.prepare());
+parentPort!.on('message', (message: RunMessage) => {
+  channel.post(runner.run(message));
+  prepareSoon();
+});
+// The pool counts the worker as ready once its first instance is made.
+runner.prepare();
+parentPort!.postMessage('ready');

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { HostConfig } from '../host/config.js';
 import type { RunMessage, SyncReply, WorkerInit, WorkerToMain } from '../host/protocol.js';
@@ -20,8 +21,10 @@ class GuestWorker {
   private readonly flag: Int32Array;
   private current: { host: RequestHost; done: (finished: Finished) => void } | undefined;
   readonly ready: Promise<void>;
+  /** Parked on `Atomics.wait` until the main thread answers a call: using no CPU. */
+  blocked = false;
 
-  constructor(artifacts: GuestArtifacts, config: HostConfig, onExit: (worker: GuestWorker) => void) {
+  constructor(artifacts: GuestArtifacts, config: HostConfig, onExit: (worker: GuestWorker) => void, onBlocked: () => void) {
     const calls = new MessageChannel();
     const replies = new MessageChannel();
     const signal = new SharedArrayBuffer(4);
@@ -32,6 +35,10 @@ class GuestWorker {
     calls.port1.on('message', (message: WorkerToMain) => {
       const current = this.current;
       if (!current) return;
+      if (message.kind === 'call') {
+        this.blocked = true;
+        onBlocked();
+      }
       const finished = current.host.handle(message);
       if (finished) {
         this.current = undefined;
@@ -39,7 +46,8 @@ class GuestWorker {
       }
     });
     this.ready = new Promise((resolve, reject) => {
-      this.worker.once('online', resolve);
+      // Sent once the guest module is loaded and the first instance made.
+      this.worker.once('message', () => resolve());
       this.worker.once('error', reject);
     });
     this.worker.on('error', (err) => this.abandon(`worker failed: ${err.stack ?? err.message}`));
@@ -62,6 +70,7 @@ class GuestWorker {
   }
 
   reply(message: SyncReply): void {
+    this.blocked = false;
     this.replies.postMessage(message);
     Atomics.store(this.flag, 0, 1);
     Atomics.notify(this.flag, 0);
@@ -81,10 +90,13 @@ class GuestWorker {
 /**
  * Guest workers: each runs one request at a time (a guest blocked on a slow backend holds
  * only its own worker), new ones start on demand up to `maxWorkers`, then requests queue.
+ * At most `computeLimit` guests (one per core by default) run at once: a guest parked on I/O
+ * does not count, so blocking guests never hold up others, but CPU-bound ones do not pile up
+ * on the cores (16 guests sharing 2 cores each finish later and keep 16 isolates hot).
  */
 export class WorkerPool {
   private readonly workers = new Set<GuestWorker>();
-  private readonly queue: Array<(worker: GuestWorker) => void> = [];
+  private readonly queue: Array<{ resolve: (worker: GuestWorker) => void; reject: (err: unknown) => void }> = [];
   /** Workers handed to a run (busy, or about to be). */
   private readonly reserved = new Set<GuestWorker>();
   private closed = false;
@@ -93,11 +105,14 @@ export class WorkerPool {
     private readonly artifacts: GuestArtifacts,
     private readonly config: HostConfig,
     private readonly maxWorkers = 32,
+    private readonly computeLimit = Math.min(maxWorkers, availableParallelism()),
   ) {}
 
-  /** Starts one worker ahead of traffic and fails early if the guest cannot even load. */
+  /** Starts workers ahead of traffic and fails early if the guest cannot even load. */
   async warm(): Promise<void> {
-    await this.spawn().ready;
+    const started = [this.spawn()];
+    while (started.length < this.computeLimit) started.push(this.spawn());
+    await Promise.all(started.map((worker) => worker.ready));
   }
 
   /** Runs a guest on the next free worker; `prepare` builds the host once it is known who answers. */
@@ -114,37 +129,63 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const waiter of this.queue.splice(0)) waiter.reject(new Error('worker pool is closed'));
     await Promise.all([...this.workers].map((worker) => worker.worker.terminate()));
   }
 
   private spawn(): GuestWorker {
-    const worker = new GuestWorker(this.artifacts, this.config, (gone) => this.workers.delete(gone));
+    const worker = new GuestWorker(
+      this.artifacts,
+      this.config,
+      (gone) => {
+        this.workers.delete(gone);
+        this.reserved.delete(gone);
+        this.pump();
+      },
+      () => this.pump(),
+    );
     this.workers.add(worker);
     return worker;
   }
 
-  private async acquire(): Promise<GuestWorker> {
-    if (this.closed) throw new Error('worker pool is closed');
-    const idle = [...this.workers].find((worker) => !worker.busy && !this.reserved.has(worker));
-    if (idle) {
-      this.reserved.add(idle);
-      return idle;
-    }
-    if (this.workers.size < this.maxWorkers) {
-      const worker = this.spawn();
+  private acquire(): Promise<GuestWorker> {
+    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Hands queued runs to workers while fewer than `computeLimit` guests are computing. */
+  private pump(): void {
+    while (this.queue.length > 0 && !this.closed) {
+      let computing = 0;
+      for (const worker of this.reserved) if (!worker.blocked) computing++;
+      if (computing >= this.computeLimit) return;
+      let worker: GuestWorker | undefined;
+      for (const candidate of this.workers) {
+        if (!candidate.busy && !this.reserved.has(candidate)) {
+          worker = candidate;
+          break;
+        }
+      }
+      if (!worker && this.workers.size < this.maxWorkers) worker = this.spawn();
+      if (!worker) return;
       this.reserved.add(worker);
-      await worker.ready;
-      return worker;
+      const waiter = this.queue.shift()!;
+      const chosen = worker;
+      chosen.ready.then(
+        () => waiter.resolve(chosen),
+        (err: unknown) => {
+          this.reserved.delete(chosen);
+          waiter.reject(err);
+        },
+      );
     }
-    return new Promise((resolve) => this.queue.push(resolve));
   }
 
   private release(worker: GuestWorker): void {
-    const next = this.queue.shift();
-    if (next && this.workers.has(worker)) {
-      next(worker);
-      return;
-    }
     this.reserved.delete(worker);
+    this.pump();
   }
 }
