@@ -65,9 +65,12 @@ describe('C guests under witshim serve', () => {
     expect(await res.text()).toBe('hello from C');
   });
 
-  it('echo: method, URL and request headers come back as response headers', async () => {
-    const res = await fetch(url('echo', '/some/path?q=1&r=%20'), { method: 'PUT', headers: { 'x-one': 'first', 'x-two': 'second value' }, body: 'tiny' });
+  // Also the regression test for ending cursors written as 4 of their 8 bytes (the guest checks).
+  it('echo: method, URL and request headers (several pages of names) come back as response headers', async () => {
+    const many = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`x-many-${String(i).padStart(2, '0')}`, `value ${i}`]));
+    const res = await fetch(url('echo', '/some/path?q=1&r=%20'), { method: 'PUT', headers: { 'x-one': 'first', 'x-two': 'second value', ...many }, body: 'tiny' });
     expect(res.status).toBe(200);
+    for (const [name, value] of Object.entries(many)) expect(res.headers.get(`x-echo-h-${name}`)).toBe(value);
     expect(res.headers.get('x-echo-method')).toBe('PUT');
     expect(res.headers.get('x-echo-url')).toBe(url('echo', '/some/path?q=1&r=%20'));
     expect(res.headers.get('x-echo-h-x-one')).toBe('first');

@@ -963,9 +963,11 @@ class CallGenerator {
         const directive = outs.shift();
         if (directive && typeof directive === 'object' && 'cursor' in directive) {
           const slot = this.outSlot(directive.cursor);
+          // `$multi_value_cursor_result` is an s64: all 8 bytes, or a caller that reads it as
+          // one sees 0xFFFFFFFF, not -1, and asks for more forever.
           this.b.emit(
-            store('i32', 4, `(local.get ${coreId(slot.param)})`, 0,
-              `(if (result i32) ${load('i32', 1, addr, offset)} (then ${load('i32', 4, addr, offset + lay.payloadOffset!)}) (else (i32.const -1)))`),
+            store('i64', 8, `(local.get ${coreId(slot.param)})`, 0,
+              `(if (result i64) ${load('i32', 1, addr, offset)} (then (i64.extend_i32_u ${load('i32', 4, addr, offset + lay.payloadOffset!)})) (else (i64.const -1)))`),
           );
           return;
         }
