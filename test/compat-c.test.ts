@@ -57,7 +57,8 @@ describe('committed C guest builds', () => {
   });
 });
 
-describe('C guests under witshim serve', () => {
+// A guest that spins should fail its test quickly, not hold the suite for the default 2 minutes.
+describe('C guests under witshim serve', { timeout: 20_000 }, () => {
   it('hello: status, custom header and body', async () => {
     const res = await fetch(url('hello'));
     expect(res.status).toBe(200);

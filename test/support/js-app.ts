@@ -11,17 +11,18 @@ const runtimePackage = join(repoRoot, 'node_modules/@fastly/js-compute');
 const cacheDir = join(repoRoot, 'node_modules/.cache/witshim');
 
 /**
- * Builds the fixture app into a legacy (WITX) core module with the installed js-compute-runtime
- * and returns its path. The result is cached under a hash of the source and runtime version;
- * concurrent callers each build to a private temp file and rename, so none sees a partial file.
+ * Builds a js-compute app (by default the minimal fixture app) into a legacy (WITX) core module
+ * with the installed js-compute-runtime and returns its path. The result is cached under a hash
+ * of the source and runtime version; concurrent callers each build to a private temp file and
+ * rename, so none sees a partial file.
  */
-export async function buildJsApp(): Promise<string> {
+export async function buildJsApp(source = appSource): Promise<string> {
   const pkg = JSON.parse(readFileSync(join(runtimePackage, 'package.json'), 'utf8')) as {
     version: string;
     bin: Record<string, string>;
   };
   const hash = createHash('sha256')
-    .update(readFileSync(appSource))
+    .update(readFileSync(source))
     .update(`\0@fastly/js-compute@${pkg.version}`)
     .digest('hex')
     .slice(0, 16);
@@ -32,7 +33,7 @@ export async function buildJsApp(): Promise<string> {
   const temp = join(cacheDir, `js-app-${hash}.${process.pid}-${Math.random().toString(36).slice(2)}.tmp.wasm`);
   const cli = join(runtimePackage, pkg.bin['js-compute-runtime']);
   try {
-    await promisify(execFile)(process.execPath, [cli, appSource, temp], {
+    await promisify(execFile)(process.execPath, [cli, source, temp], {
       cwd: repoRoot,
       timeout: 120_000,
       maxBuffer: 16 * 1024 * 1024,
