@@ -71,6 +71,17 @@ describe('a js-compute app under witshim serve', { timeout: 20_000 }, () => {
     expect(await res.text()).toMatch(/^proxy failed: /);
   });
 
+  it('dynamic: a Backend made at run time, and its first-byte timeout', async () => {
+    const res = await fetch(url(`/dynamic?target=127.0.0.1:${originPort}&path=/dyn`));
+    expect(res.status).toBe(203);
+    expect(await res.text()).toBe(`origin saw GET /dyn host=127.0.0.1:${originPort} body=0`);
+    const started = Date.now();
+    const timedOut = await fetch(url(`/dynamic?target=127.0.0.1:${originPort}&path=/hang&fbt=300`));
+    expect(timedOut.status).toBe(502);
+    expect(await timedOut.text()).toMatch(/^dynamic failed: .*timeout/i);
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
   it('proxy: of 20 concurrent requests, the 10 on a fast path finish before the 10 waiting on a slow backend', async () => {
     // 20 js-compute instances at once take about a second on 2 cores; the slow backend is slower.
     const slow = Array.from({ length: 10 }, () => ({ url: url('/proxy?path=/delay%3Fms%3D3000'), tag: 'slow' }));
