@@ -23,6 +23,8 @@ class GuestWorker {
   readonly ready: Promise<void>;
   /** Parked on `Atomics.wait` until the main thread answers a call: using no CPU. */
   blocked = false;
+  /** Loaded its guest and made a first instance (until then it does not count as computing). */
+  started = false;
 
   constructor(artifacts: GuestArtifacts, config: HostConfig, onExit: (worker: GuestWorker) => void, onBlocked: () => void) {
     const calls = new MessageChannel();
@@ -47,7 +49,10 @@ class GuestWorker {
     });
     this.ready = new Promise((resolve, reject) => {
       // Sent once the guest module is loaded and the first instance made.
-      this.worker.once('message', () => resolve());
+      this.worker.once('message', () => {
+        this.started = true;
+        resolve();
+      });
       this.worker.once('error', reject);
     });
     this.worker.on('error', (err) => this.abandon(`worker failed: ${err.stack ?? err.message}`));
@@ -160,7 +165,9 @@ export class WorkerPool {
   private pump(): void {
     while (this.queue.length > 0 && !this.closed) {
       let computing = 0;
-      for (const worker of this.reserved) if (!worker.blocked) computing++;
+      // Workers still starting do not count: a burst of guests that will park on I/O must not
+      // wait for each other's start-up.
+      for (const worker of this.reserved) if (worker.started && !worker.blocked) computing++;
       if (computing >= this.computeLimit) return;
       let worker: GuestWorker | undefined;
       for (const candidate of this.workers) {
