@@ -120,6 +120,18 @@ describe('C guests under witshim serve', { timeout: 20_000 }, () => {
     expect(await res.text()).toBe(`${extra ? 'pending_req_wait' : 'send'}: status 1\n`);
   });
 
+  it.each([
+    ['send_v2', ''],
+    ['pending_req_wait_v2', '&async=1'],
+  ])('proxy: %s reports success, and a refused connection as connection_refused (7)', async (call, extra) => {
+    const ok = await fetch(url('proxy', `/ok?v2=1${extra}`));
+    expect(ok.status).toBe(203);
+    expect(ok.headers.get('x-send-detail')).toBe(`${call}: status 0 detail 1`);
+    const refused = await fetch(url('proxy', `/?backend=closed&v2=1${extra}`));
+    expect(refused.status).toBe(502);
+    expect(await refused.text()).toBe(`${call}: status 1 detail 7\n`);
+  });
+
   it('proxy: an unknown backend is an invalid argument', async () => {
     const res = await fetch(url('proxy', '/?backend=nope'));
     expect(res.status).toBe(502);
@@ -149,7 +161,7 @@ describe('C guests under witshim serve', { timeout: 20_000 }, () => {
   it('dynamic: a first-byte timeout fails the send in time', async () => {
     const started = Date.now();
     const res = await fetch(url('dynamic', `/?name=dyn2&target=127.0.0.1:${originPort}&path=/hang&fbt=300`));
-    expect(await res.text()).toBe('send: status 1\n');
+    expect(await res.text()).toBe('send_v2: status 1 detail 16\n');
     expect(res.status).toBe(502);
     expect(Date.now() - started).toBeLessThan(2500);
   });
@@ -194,6 +206,11 @@ describe('C guests under witshim serve', { timeout: 20_000 }, () => {
   it('async: select returns the request that finished first, is_ready reports the other pending', async () => {
     const res = await fetch(url('async', '/?slow=800&fast=50'));
     expect(await res.text()).toBe('first ready 1\nother ready 0 (status 0)\nbody delayed 800 (status 0)\nbody delayed 50 (status 0)\n');
+  });
+
+  it('async: pending_req_select hands back the request that finished first', async () => {
+    const res = await fetch(url('async', '/?slow=800&fast=50&via=pending_req_select'));
+    expect(await res.text()).toBe('pending_req_select done 1 (status 0)\nbody delayed 50 (status 0)\nbody delayed 800 (status 0)\n');
   });
 
   it('cache: the host answers unsupported through the shim, tagged handles are refused as bodies', async () => {
