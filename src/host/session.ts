@@ -9,7 +9,8 @@ export class Session implements Waiter {
   responded = false;
   readonly dynamicBackends = new Map<string, BackendSpec>();
   startedAt = process.hrtime.bigint();
-  cpuAtStart = process.cpuUsage();
+  /** Set when the instance is bound to a request (`begin`): instances are made ahead of time. */
+  cpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };
   private nextPending = 1;
   /** Bytes of linear memory of the guest's core instances, filled in at instantiation. */
   memories: WebAssembly.Memory[] = [];
