@@ -79,6 +79,16 @@ describe('adapt', async () => {
     expect(Buffer.from(await adapt(jsApp)).equals(Buffer.from(component))).toBe(true);
   });
 
+  const cGuests = ['hello', 'echo', 'proxy', 'stores', 'stream', 'dynamic', 'async', 'cache'];
+  it.each(cGuests)('turns the C guest %s into a fastly:compute component', async (name) => {
+    const module = new Uint8Array(readFileSync(join(import.meta.dirname, 'fixtures', 'c', `${name}.wasm`)));
+    const wit = await componentWit(await adapt(module));
+    const imports = [...wit.matchAll(/^\s*import ([^;]+);/gm)].map((m) => m[1]);
+    expect(imports.some((i) => i.startsWith('fastly:compute/'))).toBe(true);
+    for (const imp of imports) expect(imp).toMatch(/^(fastly:compute\/|fastly:adapter\/|wasi:)/);
+    expect(wit).toMatch(/export fastly:compute\/http-incoming@0\.1\.0;/);
+  });
+
   const minimal = (imports: string, exportsMemory = true) =>
     parse(`(module ${imports} ${exportsMemory ? '(memory (export "memory") 1)' : '(memory 1)'} (func (export "_start")))`);
 
