@@ -59,12 +59,15 @@ describe('send_error_detail', () => {
     expect(g.refs()).toContain('http-req/send-uncached');
   });
 
-  it('no detail leaves the tag uninitialized; an extra case reads as internal_error', async () => {
+  it('no detail leaves the tag uninitialized; an extra case reads as internal_error and is dropped', async () => {
     let next: unknown = { err: { detail: null, error: { tag: 'generic-error' } } };
-    const g = await sender(() => next);
+    const dropped: number[] = [];
+    const g = (await sender(() => next)).on('http-req/[resource-drop]extra-send-error-detail', (h: number) => void dropped.push(h));
     expect(sendV2(g).detail).toMatchObject({ tag: TAG.uninitialized, mask: 0 });
+    expect(dropped).toEqual([]);
     next = sendError('extra', 5);
     expect(sendV2(g).detail.tag).toBe(22);
+    expect(dropped).toEqual([5]);
   });
 
   it('a backend that does not open is destination_not_found', async () => {

@@ -55,6 +55,13 @@ describe('KV store waits with kv_error', () => {
     expect(lookupWait(g)).toMatchObject({ status: 1, kvError: KV.uninitialized });
   });
 
+  it('an extra kv error is answered as a generic error and its resource dropped', async () => {
+    const dropped: number[] = [];
+    const g = (await kvGuest(() => ({ err: { tag: 'extra', val: 31 } }))).on('kv-store/[resource-drop]extra-kv-error', (h: number) => void dropped.push(h));
+    expect(lookupWait(g)).toMatchObject({ status: 1, kvError: KV.uninitialized });
+    expect(dropped).toEqual([31]);
+  });
+
   it('metadata too big: buflen with the size needed; the entry is still dropped', async () => {
     const g = await kvGuest(() => ({ ok: 60 }));
     g.returns('kv-store/entry.metadata', () => ({ err: { tag: 'buffer-len', val: 100n } }));

@@ -1,7 +1,7 @@
 import { errorStatusFn, MappingError } from './hostcall.js';
 import { ERROR_CASE_STATUS, Status } from './status.js';
 import { load, store } from './wat.js';
-import type { WitView, WType } from './wit-view.js';
+import type { WHandle, WitView, WType } from './wit-view.js';
 
 /**
  * WAT helpers `$status_of_<type>(ptr, nwritten_ptr) -> status`, one per WIT error type that a
@@ -54,4 +54,34 @@ function helper(wit: WitView, fn: string, t: WType): string {
   }
   lines.push(`    (i32.const ${Status.error}))`);
   return lines.join('\n');
+}
+
+/**
+ * WAT that drops every owned handle inside the value of type `t` at `addr + offset`: an error
+ * can carry a resource (`extra(extra-kv-error)`, a send error's `extra` detail) that the
+ * legacy ABI has no way to hand on, so the adapter releases it before answering.
+ */
+export function dropOwned(wit: WitView, t: WType, addr: string, offset: number, dropId: (t: WHandle) => string): string[] {
+  const lay = wit.layout(t);
+  switch (t.kind) {
+    case 'own':
+      return [`(call ${dropId(t)} ${load('i32', 4, addr, offset)})`];
+    case 'record':
+    case 'tuple': {
+      const types = t.kind === 'record' ? t.fields.map((f) => f.type) : t.types;
+      return types.flatMap((ft, i) => dropOwned(wit, ft, addr, offset + lay.offsets![i], dropId));
+    }
+    case 'option':
+    case 'result':
+    case 'variant': {
+      const cases = t.kind === 'option' ? [undefined, t.inner] : t.kind === 'result' ? [t.ok, t.err] : t.cases.map((c) => c.type);
+      const disc = load('i32', lay.discSize ?? 1, addr, offset);
+      return cases.flatMap((ct, i) => {
+        const inner = ct ? dropOwned(wit, ct, addr, offset + lay.payloadOffset!, dropId) : [];
+        return inner.length ? [`(if (i32.eq ${disc} (i32.const ${i})) (then ${inner.join(' ')}))`] : [];
+      });
+    }
+    default:
+      return [];
+  }
 }

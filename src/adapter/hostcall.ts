@@ -3,9 +3,10 @@ import { HandleKind, INVALID_BIT } from './handle-tags.js';
 import { asCall, isBranch, isCall, type Builder, type CallMapping, type Condition, type Mapping, type MethodCall, type Out, type Source } from './mapping.js';
 import { sendErrorDetailWriter } from './send-error.js';
 import { coreId, handleKind, hostcallShape, type HostcallShape, type Input, type OutSlot } from './shape.js';
+import { dropOwned } from './errors.js';
 import { Status, type StatusName } from './status.js';
 import { convert, FnBuilder, load, store, zero, type CoreType } from './wat.js';
-import type { WitFunctionView, WitView, WType } from './wit-view.js';
+import type { WHandle, WitFunctionView, WitView, WType } from './wit-view.js';
 
 const READY_CALL = 'async-io/pollable.is-ready';
 const SELECT_CALL = 'async-io/select';
@@ -32,10 +33,9 @@ export class ImportTable {
     return this.wit.func(ref);
   }
 
-  /** The `[resource-drop]` intrinsic for `resource`, declared in the interface of `ref`. */
-  dropId(ref: string, resource: string): string {
-    const iface = ref.split('/')[0];
-    return this.id(`${iface}/[resource-drop]${resource}`);
+  /** The `[resource-drop]` intrinsic of a resource, in the interface that defines it. */
+  dropId(t: WHandle): string {
+    return this.id(`${t.iface}/[resource-drop]${t.resource}`);
   }
 
   /** Registers a shared WAT function once (by name) and returns its name. */
@@ -292,7 +292,9 @@ class CallGenerator {
       if (fn.result.err) {
         const errAddr = `(i32.add (local.get ${ret}) (i32.const ${lay.payloadOffset}))`;
         const status = `(call ${errorStatusFn(fn.result.err)} ${errAddr} ${nwritten ? `(local.get ${coreId(nwritten)})` : '(i32.const 0)'})`;
-        const onError = top ? this.topErrorForms(fn.result.err, errAddr) : [];
+        const err = fn.result.err;
+        const drops = dropOwned(this.wit, err, `(local.get ${ret})`, lay.payloadOffset!, (t) => this.imports.dropId(t));
+        const onError = [...drops, ...(top ? this.topErrorForms(err, errAddr) : [])];
         const handled = top && this.top.okOnError === true;
         this.b.emit(`(if (i32.load8_u (local.get ${ret})) (then ${[...onError, ...(handled ? [] : [this.ret(status)])].join(' ')}))`);
       } else {
@@ -510,7 +512,7 @@ class CallGenerator {
     const ctor = this.imports.view(build.ctor);
     const resource = okOf(ctor.result);
     if (resource?.kind !== 'own') throw new MappingError(`${build.ctor} does not make a resource`);
-    this.drops.push({ id: this.imports.dropId(build.ctor, resource.resource), local: handle });
+    this.drops.push({ id: this.imports.dropId(resource), local: handle });
     const used = new Set<string>();
     for (const setter of build.set) {
       const cond = setter.flag && build.mask ? this.maskBit(build.mask, setter.flag) : undefined;
@@ -636,7 +638,7 @@ class CallGenerator {
     );
     const handle = this.b.local('i32', 'res');
     this.b.emit(`(local.set ${handle} ${load('i32', 4, `(local.get ${ret})`, lay.payloadOffset!)})`);
-    this.drops.push({ id: this.imports.dropId(ref, result.ok.resource), local: handle });
+    this.drops.push({ id: this.imports.dropId(result.ok), local: handle });
     return `(local.get ${handle})`;
   }
 
@@ -1086,7 +1088,7 @@ class CallGenerator {
       return;
     }
     const handle = this.b.local('i32', 'owned');
-    const drop = { id: this.imports.dropId(this.callRef, t.resource), local: handle };
+    const drop = { id: this.imports.dropId(t), local: handle };
     this.b.emit(`(local.set ${handle} ${value})`);
     if ('drop' in directive) {
       this.b.emit(`(call ${drop.id} (local.get ${handle}))`);
@@ -1113,7 +1115,7 @@ class CallGenerator {
       this.b.emit(
         `(if (i32.eq (local.get ${disc}) (i32.const ${i})) (then`,
         `  (local.set ${value} (call ${this.imports.id(method)} ${handle}))`,
-        `  (call ${this.imports.dropId(method, c.type.resource)} ${handle})))`,
+        `  (call ${this.imports.dropId(c.type)} ${handle})))`,
       );
     });
     this.b.emit(this.writeTo(out, `(local.get ${value})`));

@@ -1,6 +1,6 @@
 import { flatten, flattenFunction, layout } from '../wit/abi.js';
 import { coreImportName, resourceDropName } from '../wit/mangle.js';
-import { dealias, dealiasType, type WitFunction, type WitResolve, type WitType } from '../wit/model.js';
+import { dealias, dealiasType, type WitFunction, type WitResolve, type WitType, type WitTypeDef } from '../wit/model.js';
 import type { TypeLayout, WitFunctionView, WitView, WType } from './wit-view.js';
 
 const COMPUTE = 'fastly:compute';
@@ -101,6 +101,14 @@ function toLayout(t: WitType): TypeLayout {
   }
 }
 
+function resourceType(kind: 'own' | 'borrow', def: WitTypeDef): WType {
+  const owner = def.owner;
+  const pkg = owner.package.name;
+  let iface = owner.kind === 'interface' ? owner.id : owner.name;
+  if (owner.kind === 'interface' && pkg.namespace === 'fastly') iface = pkg.name === 'compute' ? owner.name : `${pkg.name}:${owner.name}`;
+  return { kind, resource: def.name, iface };
+}
+
 export function toWType(t: WitType): WType {
   const w = convert(t);
   ORIGIN.set(w, t);
@@ -120,7 +128,7 @@ function convert(t: WitType): WType {
       return { kind: 'tuple', types: d.types.map(toWType) };
     case 'own':
     case 'borrow':
-      return { kind: d.kind, resource: dealias(d.resource).name };
+      return resourceType(d.kind, dealias(d.resource));
     case 'named': {
       const def = d.def;
       switch (def.kind) {
@@ -133,7 +141,7 @@ function convert(t: WitType): WType {
         case 'flags':
           return { kind: 'flags', name: def.name, flags: def.flags.map((f) => f.name) };
         case 'resource':
-          return { kind: 'own', resource: def.name };
+          return resourceType('own', def);
         case 'alias':
           return convert(def.target);
       }

@@ -15,7 +15,11 @@ export type WType =
   | { kind: 'variant'; name: string; cases: Array<{ name: string; type?: WType }> }
   | { kind: 'enum'; name: string; cases: string[] }
   | { kind: 'flags'; name: string; flags: string[] }
-  | { kind: 'own' | 'borrow'; resource: string };
+  /** `iface` names the defining interface as mapping refs do (`http-req`, `adapter:…`). */
+  | { kind: 'own' | 'borrow'; resource: string; iface: string };
+
+/** A resource handle type. */
+export type WHandle = Extract<WType, { kind: 'own' | 'borrow' }>;
 
 export interface WitFunctionView {
   /** `interface/function` as written in mappings, for messages. */
