@@ -62,7 +62,7 @@ describe('send_error_detail', () => {
   it('no detail leaves the tag uninitialized; an extra case reads as internal_error and is dropped', async () => {
     let next: unknown = { err: { detail: null, error: { tag: 'generic-error' } } };
     const dropped: number[] = [];
-    const g = (await sender(() => next)).on('http-req/[resource-drop]extra-send-error-detail', (h: number) => void dropped.push(h));
+    const g = (await sender(() => next)).on('http-req/[resource-drop]extra-send-error-detail', (h) => void dropped.push(h as number));
     expect(sendV2(g).detail).toMatchObject({ tag: TAG.uninitialized, mask: 0 });
     expect(dropped).toEqual([]);
     next = sendError('extra', 5);

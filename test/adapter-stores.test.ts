@@ -57,7 +57,7 @@ describe('KV store waits with kv_error', () => {
 
   it('an extra kv error is answered as a generic error and its resource dropped', async () => {
     const dropped: number[] = [];
-    const g = (await kvGuest(() => ({ err: { tag: 'extra', val: 31 } }))).on('kv-store/[resource-drop]extra-kv-error', (h: number) => void dropped.push(h));
+    const g = (await kvGuest(() => ({ err: { tag: 'extra', val: 31 } }))).on('kv-store/[resource-drop]extra-kv-error', (h) => void dropped.push(h as number));
     expect(lookupWait(g)).toMatchObject({ status: 1, kvError: KV.uninitialized });
     expect(dropped).toEqual([31]);
   });
