@@ -76,6 +76,9 @@ export class ImportTable {
 
 export class MappingError extends Error {}
 
+/** An output directive: the DSL's, or `keep` (a result the generator itself holds on to). */
+type Directive = Out | { keep: string };
+
 /** Generates the exported core function for one legacy hostcall. */
 export function generateHostcall(
   abi: WitxAbi,
@@ -236,7 +239,8 @@ class CallGenerator {
    * Emits one WIT call. `self` binds the first WIT param (a method on a resource the hostcall
    * holds); `top` marks the hostcall's own call, to which the mapping's error forms apply.
    */
-  private emitCall(mapping: CallMapping | MethodCall, self?: string, top = false): void {
+  /** `keep`: store the (handle) result in this local instead of binding outputs. */
+  private emitCall(mapping: CallMapping | MethodCall, self?: string, top = false, keep?: string): void {
     const fn = this.imports.view(mapping.call);
     const id = this.imports.id(mapping.call);
     const explicit = self ? [undefined, ...(mapping.args ?? [])] : mapping.args;
@@ -247,7 +251,7 @@ class CallGenerator {
     );
     if (top) this.checkInputsConsumed(mapping, fn);
 
-    const outs = this.planOuts(fn, mapping.out);
+    const outs: Directive[] = keep ? [{ keep }] : this.planOuts(fn, mapping.out);
     const firstBuffer = outs.find((o): o is Extract<Out, { buf: string }> => typeof o === 'object' && 'buf' in o);
     const operands: string[] = [];
     if (fn.paramsIndirect) {
@@ -508,7 +512,7 @@ class CallGenerator {
     }
     this.struct = { base: `(local.get ${base})`, type: structType };
     const handle = this.b.local('i32', 'built');
-    this.emitCall({ call: build.ctor, args: build.args, out: [{ keep: handle } as unknown as Out] });
+    this.emitCall({ call: build.ctor, args: build.args }, undefined, false, handle);
     const ctor = this.imports.view(build.ctor);
     const resource = okOf(ctor.result);
     if (resource?.kind !== 'own') throw new MappingError(`${build.ctor} does not make a resource`);
@@ -951,7 +955,7 @@ class CallGenerator {
     return !!slot && slot.type.kind === 'ref' && slot.type.name === 'multi_value_cursor_result';
   }
 
-  private writeOut(t: WType, ret: string, offset: number, outs: Out[], what: string): void {
+  private writeOut(t: WType, ret: string, offset: number, outs: Directive[], what: string): void {
     const lay = this.wit.layout(t);
     const addr = `(local.get ${ret})`;
     switch (t.kind) {
@@ -1042,7 +1046,7 @@ class CallGenerator {
         return;
       }
       default: {
-        const directive = outs.shift() as Out | { keep: string } | undefined;
+        const directive = outs.shift();
         if (directive && typeof directive === 'object' && 'skip' in directive) return;
         if (directive && typeof directive === 'object' && !('out' in directive)) {
           this.writeSpecial(t, load('i32', lay.size, addr, offset), directive, what);
@@ -1075,7 +1079,7 @@ class CallGenerator {
   }
 
   /** Resource and bool leaves that are not simply stored: kept, dropped, used, or a false case. */
-  private writeSpecial(t: WType, value: string, directive: Exclude<Out, string> | { keep: string }, what: string): void {
+  private writeSpecial(t: WType, value: string, directive: Exclude<Directive, string>, what: string): void {
     if ('falseCase' in directive) {
       if (t.kind !== 'bool' || !this.top.errorOut) throw new MappingError(`${what}: falseCase needs a bool and an errorOut`);
       const write = this.writeTo(this.top.errorOut, `(i32.const ${this.witxCase(this.top.errorOut, directive.falseCase)})`);
