@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { Body } from '../src/host/body.js';
 import type { MainChannel } from '../src/host/channel.js';
 import { emptyHostConfig, type HostConfig } from '../src/host/config.js';
-import { HostError } from '../src/host/errors.js';
 import { acl, geo } from '../src/host/interfaces/geo-acl.js';
 import { addressBits, parsePrefix, prefixContains } from '../src/host/ip.js';
 import { toIpAddress, type IpAddress } from '../src/host/messages.js';
 import type { Session } from '../src/host/session.js';
+import { payload } from './support/host-error.js';
 
 const channel = {} as MainChannel;
 
@@ -17,16 +17,6 @@ function session(edit: (config: HostConfig) => void): Session {
 }
 
 const ip = (text: string): IpAddress => toIpAddress(text)!;
-
-function payload(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HostError) return err.payload;
-    throw err;
-  }
-  throw new Error('expected a HostError');
-}
 
 describe('ip prefixes', () => {
   it('parses IPv4, IPv6 and bare addresses', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Body } from '../src/host/body.js';
 import type { MainChannel } from '../src/host/channel.js';
-import { HostError } from '../src/host/errors.js';
 import { dispose, Pollable, selectReady, type Waiter } from '../src/host/pollable.js';
 import type { Notice, SyncCall, Waitable } from '../src/host/protocol.js';
+import { payload } from './support/host-error.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const str = (data: Uint8Array) => Buffer.from(data).toString('utf8');
@@ -22,16 +22,6 @@ function mainThread(sources: Record<number, string[]> = {}) {
     notify: (notice: Notice) => notices.push(notice),
   } as unknown as MainChannel;
   return { channel, notices, calls };
-}
-
-function payload(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HostError) return err.payload;
-    throw err;
-  }
-  throw new Error('expected a HostError');
 }
 
 describe('body', () => {

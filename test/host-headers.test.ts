@@ -1,20 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HostError } from '../src/host/errors.js';
 import { encodeWithCursor, Headers } from '../src/host/headers.js';
+import { payload } from './support/host-error.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const str = (data: Uint8Array) => Buffer.from(data).toString('latin1');
-
-function payload(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HostError) return err.payload;
-    throw err;
-  }
-  throw new Error('expected a HostError');
-}
 
 describe('cursor encoding of multi-value results', () => {
   it('packs NUL-terminated items and says where to continue', () => {
