@@ -103,7 +103,8 @@ function printMapping(witx: WitxAbi, wit: WitResolve, json: boolean): number {
     return 0;
   }
   for (const row of rows) {
-    console.log(`${row.hostcall} -> ${row.unsupported ? `unsupported (${row.unsupported})` : row.calls.join(', ')}`);
+    const target = row.unsupported ? `unsupported (${row.unsupported})` : row.calls.join(', ') || 'answered by the adapter itself';
+    console.log(`${row.hostcall} -> ${target}`);
   }
   const mapped = rows.filter((r) => !r.unsupported).length;
   const witLacks = rows.filter((r) => r.unsupported?.startsWith('the WIT has no')).length;
