@@ -63,8 +63,10 @@ export class Body extends Pollable {
       if (reply.error !== undefined) fail('http-incomplete');
       if (reply.end) {
         this.segments.shift();
+        for (const [name, value] of reply.trailers ?? []) this.trailers.push([name.toLowerCase(), value]);
         continue;
       }
+      if (this.promisedLength !== undefined) this.promisedLength -= BigInt(reply.bytes!.length);
       return reply.bytes!;
     }
   }
@@ -109,7 +111,8 @@ export class Body extends Pollable {
 
   /** Hands the whole body over for a non-streaming send. */
   transfer(): OutgoingBody {
-    return { segments: this.takeSegments() };
+    const knownLength = this.knownLength();
+    return { segments: this.takeSegments(), knownLength };
   }
 
   /** Starts streaming: what is buffered goes now, later writes follow until `close`. */
@@ -130,8 +133,15 @@ export class Body extends Pollable {
     this.trailers.push([name.toLowerCase(), value.slice()]);
   }
 
+  /** Trailers the guest added, and those of main-side streams read to their end. */
   trailerList(): Array<[string, Uint8Array]> {
     return this.trailers;
+  }
+
+  /** Incoming trailers follow the body, so they are known only once every stream in it was read. */
+  trailersReady(): boolean {
+    if (this.sink !== undefined) fail('invalid-argument');
+    return this.segments.every((segment) => segment instanceof Uint8Array);
   }
 
   [dispose](): void {

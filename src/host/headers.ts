@@ -1,5 +1,5 @@
 import { fail, fitBytes, HostError, utf8 } from './errors.js';
-import type { HeaderList } from './protocol.js';
+import type { HeaderEdit, HeaderList } from './protocol.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -130,4 +130,16 @@ export class Headers {
   getValues(name: string, maxLen: bigint, cursor: number): [Uint8Array, number | undefined] {
     return encodeWithCursor(this.values(checkName(name)), maxLen, cursor);
   }
+}
+
+/** Applies header edits made on a pending response to the headers it arrived with. */
+export function applyEdits(list: HeaderList, edits: HeaderEdit[]): HeaderList {
+  if (edits.length === 0) return list;
+  const headers = new Headers(list);
+  for (const edit of edits) {
+    if (edit.op === 'insert') headers.insert(edit.name, edit.value);
+    else if (edit.op === 'append') headers.append(edit.name, edit.value);
+    else headers.remove(edit.name, false);
+  }
+  return headers.list();
 }

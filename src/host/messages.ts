@@ -46,6 +46,16 @@ abstract class Message {
   }
 }
 
+/** A backend handle, which knows the session a request is handed off in. */
+export interface HandoffTarget {
+  handOff(kind: 'websocket' | 'grip', request: Request): void;
+}
+
+function handoffTarget(backend: unknown): HandoffTarget {
+  if (typeof (backend as Partial<HandoffTarget> | undefined)?.handOff !== 'function') fail('invalid-argument');
+  return backend as HandoffTarget;
+}
+
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export class Request extends Message {
@@ -91,11 +101,11 @@ export class Request extends Message {
   setAutoDecompressResponse(encodings: Record<string, boolean>): void {
     this.autoDecompress = encodings;
   }
-  redirectToWebsocketProxy(): void {
-    fail('unsupported');
+  redirectToWebsocketProxy(backend: HandoffTarget): void {
+    handoffTarget(backend).handOff('websocket', this);
   }
-  redirectToGripProxy(): void {
-    fail('unsupported');
+  redirectToGripProxy(backend: HandoffTarget): void {
+    handoffTarget(backend).handOff('grip', this);
   }
 }
 

@@ -16,6 +16,8 @@ export interface OutgoingBody {
   segments: BodySegment[];
   /** Set for streaming bodies: later writes arrive as `sink-write`, the end as `sink-close`. */
   sink?: number;
+  /** The whole length when a main-side source promised it (an origin's content-length), so a proxied body keeps it. */
+  knownLength?: bigint;
 }
 
 export interface MessageHead {
@@ -71,7 +73,11 @@ export type SendErrorTag =
 
 export type AwaitedResponse = { ok: BackendResponse } | { err: SendErrorTag; message: string };
 
-export type Waitable = { source: number } | { pending: number };
+/** `until`: ready once `Date.now()` reaches it (a pending downstream request that never gets one). */
+export type Waitable = { source: number } | { pending: number } | { until: number };
+
+/** A header change the guest asked for on a pending response, applied when it arrives. */
+export type HeaderEdit = { op: 'insert' | 'append'; name: string; value: Uint8Array } | { op: 'remove'; name: string };
 
 /** Calls the worker makes and blocks on until the main thread answers. */
 export type SyncCall =
@@ -80,14 +86,20 @@ export type SyncCall =
   | { op: 'await-response'; pending: number };
 
 export type SyncReply =
-  | { op: 'read'; bytes?: Uint8Array; end?: boolean; error?: string }
+  | { op: 'read'; bytes?: Uint8Array; end?: boolean; error?: string; trailers?: HeaderList }
   | { op: 'wait'; index: number | null }
   | { op: 'await-response'; result: AwaitedResponse };
 
 /** Notices the worker sends without waiting; they are handled in order with the calls. */
 export type Notice =
-  | { op: 'send-request'; pending: number; method: string; uri: string; head: MessageHead; backend: BackendSpec; body: OutgoingBody }
+  | { op: 'send-request'; pending: number; method: string; uri: string; head: MessageHead; backend: BackendSpec; body: OutgoingBody; decompressGzip: boolean }
   | { op: 'respond'; status: number; head: MessageHead; body: OutgoingBody }
+  /** Send the backend's response downstream when it arrives, with the edits for its kind. */
+  | { op: 'respond-pending'; pending: number; responseEdits: HeaderEdit[]; errorEdits: HeaderEdit[] }
+  /** Hand the downstream request over to a backend (`redirect-to-websocket-proxy`): its answer is the response. */
+  | { op: 'handoff'; backend: BackendSpec; method: string; uri: string; head: MessageHead; body: OutgoingBody }
+  /** `redirect-to-grip-proxy`: there is no Pushpin locally, which the response says. */
+  | { op: 'handoff-grip'; backend: string }
   | { op: 'sink-write'; sink: number; bytes: Uint8Array }
   | { op: 'sink-close'; sink: number }
   | { op: 'sink-abort'; sink: number }

@@ -1,6 +1,6 @@
 import type { MainChannel } from './channel.js';
 import type { BackendSpec, HostConfig } from './config.js';
-import type { Waiter } from './pollable.js';
+import type { Pollable, Waiter } from './pollable.js';
 import type { DownstreamRequest, Waitable } from './protocol.js';
 
 /** Everything one guest instance's host objects share: the request being served and its line out. */
@@ -8,6 +8,9 @@ export class Session implements Waiter {
   /** Set once a response head has gone downstream; a second one is an error. */
   responded = false;
   readonly dynamicBackends = new Map<string, BackendSpec>();
+  /** `next-request`'s outstanding pending request (one at a time), and how many were made. */
+  pendingDownstream: Pollable | undefined;
+  nextRequestsAccepted = 0;
   startedAt = process.hrtime.bigint();
   /** Set when the instance is bound to a request (`begin`): instances are made ahead of time. */
   cpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };

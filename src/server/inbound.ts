@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { HeaderList } from '../host/protocol.js';
 
 const HIGH_WATER = 1 << 20;
 
@@ -14,11 +16,15 @@ export class InboundSource {
 
   private idleTimer: NodeJS.Timeout | undefined;
 
-  /** `idleTimeoutMs` fails the source when the peer sends nothing for that long while it is read. */
+  /**
+   * `idleTimeoutMs` fails the source when the peer sends nothing for that long while it is read;
+   * `message` is the HTTP message whose trailers follow the stream (itself, unless decoded).
+   */
   constructor(
     private readonly stream: Readable,
     private readonly onChange: () => void,
     private readonly idleTimeoutMs?: number,
+    private readonly message?: IncomingMessage,
   ) {
     this.armIdle();
     stream.on('data', (chunk: Buffer) => {
@@ -85,6 +91,15 @@ export class InboundSource {
       this.stream.resume();
     }
     return taken;
+  }
+
+  /** The message's trailers, once the stream has ended. */
+  trailers(): HeaderList | undefined {
+    const raw = this.message?.rawTrailers ?? [];
+    if (raw.length === 0) return undefined;
+    const list: HeaderList = [];
+    for (let index = 0; index < raw.length; index += 2) list.push([raw[index]!.toLowerCase(), Buffer.from(raw[index + 1]!, 'latin1')]);
+    return list;
   }
 
   destroy(): void {

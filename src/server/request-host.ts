@@ -1,15 +1,20 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import type { AwaitedResponse, BodySegment, Notice, OutgoingBody, SyncCall, SyncReply, Waitable, WorkerToMain } from '../host/protocol.js';
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { applyEdits } from '../host/headers.js';
+import type { AwaitedResponse, BodySegment, HeaderList, Notice, OutgoingBody, SendErrorTag, SyncCall, SyncReply, Waitable, WorkerToMain } from '../host/protocol.js';
 import { headerText, SendFailure, startBackendRequest } from './backend-client.js';
 import { InboundSource } from './inbound.js';
 import type { Logger } from './logger.js';
 import { OutboundBody } from './outbound.js';
 
+/** A backend's answer; `trailersFrom` is the response whose trailers follow when `stream` is its decoded body. */
+type Settled = AwaitedResponse & { stream?: Readable; trailersFrom?: IncomingMessage };
+
 interface Pending {
   betweenBytesTimeoutMs: number;
-  result: (AwaitedResponse & { stream?: IncomingMessage }) | undefined;
-  settled: Promise<AwaitedResponse & { stream?: IncomingMessage }>;
+  result: Settled | undefined;
+  settled: Promise<Settled>;
   abort(): void;
 }
 
@@ -28,6 +33,10 @@ export class RequestHost {
   /** Status sent downstream, once the guest responded. */
   status: number | undefined;
   private downstreamBody: OutboundBody | undefined;
+  /** Set when the response comes from elsewhere (a pending backend response, a handoff) after the guest may be gone. */
+  private forwarding = false;
+  /** Handoffs ride on backend requests with ids of their own, below the worker's. */
+  private nextHandoff = -1;
 
   constructor(
     readonly id: string,
@@ -36,9 +45,9 @@ export class RequestHost {
     private readonly logger: Logger,
   ) {}
 
-  addSource(stream: Readable, idleTimeoutMs?: number): number {
+  addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream)): number {
     const id = this.nextSource++;
-    this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs));
+    this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs, trailersFrom));
     return id;
   }
 
@@ -80,7 +89,7 @@ export class RequestHost {
         while (!source.ready()) await this.nextChange();
         try {
           const bytes = source.take(call.max);
-          return bytes === undefined ? { op: 'read', end: true } : { op: 'read', bytes };
+          return bytes === undefined ? { op: 'read', end: true, trailers: source.trailers() } : { op: 'read', bytes };
         } catch (err) {
           return { op: 'read', error: (err as Error).message };
         }
@@ -90,10 +99,10 @@ export class RequestHost {
       case 'await-response': {
         const pending = this.pendings.get(call.pending);
         if (!pending) return { op: 'await-response', result: { err: 'internal-error', message: 'unknown pending request' } };
-        const { stream, ...result } = await pending.settled;
+        const { stream, trailersFrom, ...result } = await pending.settled;
         this.pendings.delete(call.pending);
         if ('ok' in result && stream) {
-          return { op: 'await-response', result: { ok: { ...result.ok, body: this.addSource(stream, pending.betweenBytesTimeoutMs) } } };
+          return { op: 'await-response', result: { ok: { ...result.ok, body: this.addSource(stream, pending.betweenBytesTimeoutMs, trailersFrom) } } };
         }
         return { op: 'await-response', result };
       }
@@ -102,12 +111,14 @@ export class RequestHost {
 
   private isReady(item: Waitable): boolean {
     if ('source' in item) return this.sources.get(item.source)?.ready() ?? true;
+    if ('until' in item) return Date.now() >= item.until;
     return this.pendings.get(item.pending)?.result !== undefined;
   }
 
   private async waitFor(items: Waitable[], timeoutMs: number | null): Promise<number | null> {
     let expired = false;
     const timer = timeoutMs === null ? undefined : setTimeout(() => ((expired = true), this.changed()), timeoutMs);
+    const deadlines = items.flatMap((item) => ('until' in item ? [setTimeout(() => this.changed(), Math.max(0, item.until - Date.now()))] : []));
     try {
       for (;;) {
         const index = items.findIndex((item) => this.isReady(item));
@@ -117,6 +128,7 @@ export class RequestHost {
       }
     } finally {
       clearTimeout(timer);
+      deadlines.forEach(clearTimeout);
     }
   }
 
@@ -126,6 +138,12 @@ export class RequestHost {
         return this.sendRequest(notice);
       case 'respond':
         return this.respond(notice);
+      case 'respond-pending':
+        return this.respondPending(notice);
+      case 'handoff':
+        return this.handoff(notice);
+      case 'handoff-grip':
+        return this.handoffGrip(notice.backend);
       case 'sink-write':
         return this.sinks.get(notice.sink)?.bytes(notice.bytes);
       case 'sink-close':
@@ -180,7 +198,8 @@ export class RequestHost {
     const pending: Pending = {
       betweenBytesTimeoutMs: notice.backend.betweenBytesTimeoutMs,
       result: undefined,
-      settled: exchange.response.then((result) => {
+      settled: exchange.response.then((answer) => {
+        const result = notice.decompressGzip ? gunzipped(answer) : answer;
         pending.result = result;
         if ('err' in result) this.logger.error(`${this.id}: backend ${notice.backend.name}: ${result.message}`);
         // Unread bodies must not flow (and be lost) before the guest asks for them.
@@ -198,6 +217,55 @@ export class RequestHost {
       new OutboundBody(request, () => this.nextChange(), (message) => this.logger.error(`${this.id}: request body to ${notice.backend.name}: ${message}`)),
       notice.body,
     );
+  }
+
+  /** `send-downstream-pending`: the backend's response (or an error response in its place) goes downstream when it comes. */
+  private respondPending(notice: Extract<Notice, { op: 'respond-pending' }>): void {
+    const pending = this.pendings.get(notice.pending);
+    // Out of the table, so the guest finishing does not abort what is still on its way.
+    this.pendings.delete(notice.pending);
+    this.forwarding = true;
+    if (!pending) return;
+    void pending.settled.then((settled) => {
+      const res = this.respondTo;
+      if (!res || res.destroyed) return settled.stream?.destroy();
+      if ('err' in settled) {
+        this.status = errorStatus(settled.err);
+        res.writeHead(this.status, flatten(applyEdits([], notice.errorEdits)));
+        res.end(`${settled.message}\n`);
+        return;
+      }
+      const { ok } = settled;
+      const headers = applyEdits(ok.headers, notice.responseEdits).filter(([name]) => name !== 'content-length' && name !== 'transfer-encoding');
+      if (ok.knownLength !== undefined) headers.push(['content-length', Buffer.from(String(ok.knownLength))]);
+      this.status = ok.status;
+      res.writeHead(ok.status, flatten(headers));
+      res.flushHeaders();
+      const body = new OutboundBody(res, () => this.nextChange(), (message) => this.logger.error(`${this.id}: response body: ${message}`));
+      if (settled.stream) body.source(new InboundSource(settled.stream, () => this.changed(), pending.betweenBytesTimeoutMs, settled.trailersFrom ?? asMessage(settled.stream)));
+      body.end();
+    });
+  }
+
+  /**
+   * `redirect-to-websocket-proxy`, as Viceroy's backend handoff: the request goes to the backend
+   * and its response, whatever it is, is the downstream response.
+   */
+  private handoff(notice: Extract<Notice, { op: 'handoff' }>): void {
+    const pending = this.nextHandoff--;
+    this.sendRequest({ op: 'send-request', pending, method: notice.method, uri: notice.uri, head: notice.head, backend: notice.backend, body: notice.body, decompressGzip: false });
+    this.respondPending({ op: 'respond-pending', pending, responseEdits: [], errorEdits: [] });
+  }
+
+  /** `redirect-to-grip-proxy`: Viceroy answers this when it runs without Pushpin, as the dev server always does. */
+  private handoffGrip(backend: string): void {
+    this.forwarding = true;
+    this.logger.error(`${this.id}: Pushpin handoff signaled to backend '${backend}', but Pushpin mode is not enabled`);
+    const res = this.respondTo;
+    if (!res) return;
+    this.status = 500;
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end('Pushpin handoff signaled, but Pushpin mode not enabled.');
   }
 
   private respond(notice: Extract<Notice, { op: 'respond' }>): void {
@@ -228,7 +296,7 @@ export class RequestHost {
     if (message.outcome === 'trap') this.logger.error(`${this.id}: guest trapped: ${message.message ?? 'unknown error'}`);
     if (message.outcome === 'guest-error' && this.respondTo) this.logger.error(`${this.id}: guest returned an error from its handler`);
     const res = this.respondTo;
-    if (res && this.status === undefined) {
+    if (res && this.status === undefined && !this.forwarding) {
       this.logger.error(`${this.id}: guest finished without sending a response; answering 500`);
       this.status = 500;
       res.writeHead(500, { 'content-type': 'text/plain' });
@@ -237,13 +305,39 @@ export class RequestHost {
   }
 }
 
-/** A body entirely in hand has a length to announce; anything streamed or piped does not. */
+/** A body entirely in hand, or one whose origin promised a length, has a length to announce; anything streamed does not. */
 function fixedLength(body: OutgoingBody): number | undefined {
   if (body.sink !== undefined) return undefined;
+  if (body.knownLength !== undefined) return Number(body.knownLength);
   let length = 0;
   for (const segment of body.segments as BodySegment[]) {
     if (!(segment instanceof Uint8Array)) return undefined;
     length += segment.length;
   }
   return length;
+}
+
+/** What Viceroy answers downstream when a forwarded backend request failed. */
+function errorStatus(tag: SendErrorTag): number {
+  return tag === 'http-response-timeout' ? 504 : tag === 'internal-error' ? 500 : 502;
+}
+
+function asMessage(stream: Readable): IncomingMessage | undefined {
+  return stream instanceof IncomingMessage ? stream : undefined;
+}
+
+function flatten(headers: HeaderList): string[] {
+  return headers.flatMap(([name, value]) => [name, headerText(value)]);
+}
+
+const GZIP = new Set(['gzip', 'x-gzip']);
+
+/** `set-auto-decompress-response(gzip)`: a gzip body is decoded, its encoding and length dropped, as in Viceroy. */
+function gunzipped(answer: Settled): Settled {
+  if (!('ok' in answer) || !answer.stream) return answer;
+  const encoding = answer.ok.headers.find(([name]) => name === 'content-encoding');
+  if (!encoding || !GZIP.has(headerText(encoding[1]))) return answer;
+  const headers = answer.ok.headers.filter(([name]) => name !== 'content-encoding' && name !== 'content-length');
+  const stream = pipeline(answer.stream, createGunzip(), () => {});
+  return { ok: { ...answer.ok, headers, knownLength: undefined }, stream, trailersFrom: asMessage(answer.stream) };
 }

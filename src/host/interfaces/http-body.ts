@@ -9,14 +9,18 @@ function asBody(handle: Pollable): Body {
   return handle;
 }
 
-/** Trailer getters report plain errors wrapped in `trailer-error.error`. */
-function asTrailerResult<T>(compute: () => T): T {
+/** Trailer getters report plain errors wrapped in `trailer-error.error`, and unread bodies as `not-available-yet`. */
+function asTrailerResult<T>(handle: Pollable, compute: (body: Body) => T): T {
+  let result: { value: T } | undefined;
   try {
-    return compute();
+    const body = asBody(handle);
+    if (body.trailersReady()) result = { value: compute(body) };
   } catch (err) {
     if (err instanceof HostError) throw new HostError({ tag: 'error', val: err.payload });
     throw err;
   }
+  if (result === undefined) throw new HostError({ tag: 'not-available-yet' });
+  return result.value;
 }
 
 export function httpBody(session: Session) {
@@ -29,21 +33,20 @@ export function httpBody(session: Session) {
     close: (body: Pollable) => asBody(body).close(),
     getKnownLength: (body: Pollable) => asBody(body).knownLength(),
     appendTrailer: (body: Pollable, name: string, value: Uint8Array) => asBody(body).appendTrailer(name, value),
-    // Trailers of incoming bodies are not relayed by the dev server, only those the guest added.
-    getTrailerNames: (body: Pollable, maxLen: bigint, cursor: number): [string, number | undefined] =>
-      asTrailerResult(() => {
-        const names = [...new Set(asBody(body).trailerList().map(([name]) => name))];
+    getTrailerNames: (handle: Pollable, maxLen: bigint, cursor: number): [string, number | undefined] =>
+      asTrailerResult(handle, (body) => {
+        const names = [...new Set(body.trailerList().map(([name]) => name))];
         const [bytes, next] = encodeWithCursor(names.map((name) => utf8.encode(name)), maxLen, cursor);
         return [new TextDecoder().decode(bytes), next];
       }),
-    getTrailerValue: (body: Pollable, name: string, maxLen: bigint): Uint8Array | undefined =>
-      asTrailerResult(() => {
-        const found = asBody(body).trailerList().find(([entry]) => entry === name.toLowerCase());
+    getTrailerValue: (handle: Pollable, name: string, maxLen: bigint): Uint8Array | undefined =>
+      asTrailerResult(handle, (body) => {
+        const found = body.trailerList().find(([entry]) => entry === name.toLowerCase());
         return found === undefined ? undefined : fitBytes(found[1], maxLen);
       }),
-    getTrailerValues: (body: Pollable, name: string, maxLen: bigint, cursor: number): [Uint8Array, number | undefined] =>
-      asTrailerResult(() => {
-        const values = asBody(body)
+    getTrailerValues: (handle: Pollable, name: string, maxLen: bigint, cursor: number): [Uint8Array, number | undefined] =>
+      asTrailerResult(handle, (body) => {
+        const values = body
           .trailerList()
           .filter(([entry]) => entry === name.toLowerCase())
           .map(([, value]) => value);

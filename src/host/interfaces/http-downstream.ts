@@ -1,6 +1,8 @@
 import { fail, fitBytes, fitString, utf8 } from '../errors.js';
 import { toIpAddress, type Request } from '../messages.js';
+import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
 import type { DownstreamRequest } from '../protocol.js';
+import type { Session } from '../session.js';
 
 class ExtraNextRequestOptions {}
 class ExtraBotCategory {
@@ -31,19 +33,60 @@ export function originalHeaderNames(downstream: DownstreamRequest, maxLen: bigin
   return [parts.join(''), undefined];
 }
 
+/** Viceroy's longest wait for a further request, and how many it will wait for per sandbox. */
+const NEXT_REQUEST_TIMEOUT_MS = 10_000;
+const NEXT_REQUEST_ACCEPT_MAX = 5;
+
+/**
+ * `next-request`'s pending request. Each sandbox here is handed exactly one request, so this
+ * only ever ends as Viceroy's does when none arrives: ready at its deadline, answering `none`.
+ */
+export class PendingDownstreamRequest extends Pollable {
+  constructor(
+    private readonly session: Session,
+    readonly deadline: number,
+  ) {
+    super();
+  }
+
+  override readiness(): Readiness {
+    return Date.now() >= this.deadline ? true : { until: this.deadline };
+  }
+
+  protected override waiter(): Waiter {
+    return this.session;
+  }
+
+  [dispose](): void {
+    if (this.session.pendingDownstream === this) this.session.pendingDownstream = undefined;
+  }
+}
+
 /** Bot, proxy and TLS signals: a plain-HTTP dev server has none to report. */
 const none = () => undefined;
 
-export function httpDownstream() {
+export function httpDownstream(session: Session) {
   return {
     ExtraNextRequestOptions,
     ExtraBotCategory,
-    // Each instance serves exactly one request here.
-    nextRequest(): never {
-      fail('unsupported');
+    nextRequest(options: { timeoutMs?: bigint }): PendingDownstreamRequest {
+      if (session.pendingDownstream !== undefined) fail('limit-exceeded');
+      // Past Viceroy's count of requests to wait for, the answer is `none` at once.
+      const accepting = session.nextRequestsAccepted < NEXT_REQUEST_ACCEPT_MAX;
+      if (accepting) session.nextRequestsAccepted++;
+      const requested = options.timeoutMs === undefined ? NEXT_REQUEST_TIMEOUT_MS : Number(options.timeoutMs);
+      const pending = new PendingDownstreamRequest(session, Date.now() + (accepting ? Math.min(requested, NEXT_REQUEST_TIMEOUT_MS) : 0));
+      session.pendingDownstream = pending;
+      return pending;
     },
-    awaitRequest(): never {
-      fail('unsupported');
+    awaitRequest(pending: Pollable): undefined {
+      if (!(pending instanceof PendingDownstreamRequest) || session.pendingDownstream !== pending) fail('invalid-argument');
+      // As Viceroy: no further request before the current one is answered.
+      if (session.downstream !== undefined && !session.responded) fail('unsupported');
+      session.pendingDownstream = undefined;
+      const readiness = pending.readiness();
+      if (readiness !== true) session.wait([readiness as { until: number }], null);
+      return undefined;
     },
     downstreamOriginalHeaderNames: (request: Request, maxLen: bigint, cursor: number) => originalHeaderNames(info(request), maxLen, cursor),
     downstreamOriginalHeaderCount: (request: Request) => info(request).originalHeaderNames.length,
@@ -55,11 +98,14 @@ export function httpDownstream() {
       const address = info(request).serverAddress;
       return address === undefined ? undefined : toIpAddress(address);
     },
-    downstreamClientH2Fingerprint(): never {
-      fail('unsupported');
+    // Viceroy has no fingerprints and reports their absence as missing metadata (`generic-error`).
+    downstreamClientH2Fingerprint(request: Request): never {
+      info(request);
+      fail('generic-error');
     },
-    downstreamClientOhFingerprint(): never {
-      fail('unsupported');
+    downstreamClientOhFingerprint(request: Request): never {
+      info(request);
+      fail('generic-error');
     },
     downstreamClientRequestId: (request: Request, maxLen: bigint) => fitString(info(request).id, maxLen),
     downstreamClientDdosDetected: () => false,
@@ -90,6 +136,7 @@ export function httpDownstream() {
     downstreamResvpnproxyIsTorExitNode: none,
     downstreamResvpnproxyIsVpnDatacenter: none,
     downstreamResvpnproxyVpnServiceName: none,
+    // Viceroy answers `unsupported` for both: visit counts exist only on the platform.
     downstreamVisitsThisService(): never {
       fail('unsupported');
     },

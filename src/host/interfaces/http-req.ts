@@ -1,15 +1,18 @@
 import { Body } from '../body.js';
 import { fail, HostError } from '../errors.js';
-import { Headers } from '../headers.js';
+import { applyEdits, Headers } from '../headers.js';
 import { Request, Response } from '../messages.js';
 import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
-import type { OutgoingBody } from '../protocol.js';
+import type { HeaderEdit, OutgoingBody } from '../protocol.js';
 import type { Session } from '../session.js';
 import { BackendHandle } from './backend.js';
 
 /** `http-req.pending-response`: a backend request in flight on the main thread. */
 export class PendingResponse extends Pollable {
   private taken = false;
+  /** `*-header-pending` edits: for the backend's response, and for the error response sent in its place. */
+  readonly responseEdits: HeaderEdit[] = [];
+  readonly errorEdits: HeaderEdit[] = [];
 
   constructor(
     readonly session: Session,
@@ -28,8 +31,7 @@ export class PendingResponse extends Pollable {
 
   /** Blocks until the backend answered; errors become `error-with-detail`. */
   take(): [Response, Body] {
-    if (this.taken) fail('invalid-argument');
-    this.taken = true;
+    this.claim();
     const { result } = this.session.channel.call({ op: 'await-response', pending: this.id });
     if ('err' in result) {
       throw new HostError({ detail: { tag: result.err, ...detailPayload(result.err) }, error: { tag: 'generic-error' } });
@@ -37,10 +39,22 @@ export class PendingResponse extends Pollable {
     const response = new Response();
     response.status = result.ok.status;
     response.version = result.ok.version;
-    response.headers = new Headers(result.ok.headers);
+    // The platform applies edits made for the response to whoever receives it, the guest included.
+    response.headers = new Headers(applyEdits(result.ok.headers, this.responseEdits));
     response.remoteAddress = result.ok.remoteAddress;
     response.remotePort = result.ok.remotePort;
     return [response, Body.fromSource(this.session.channel, result.ok.body, result.ok.knownLength)];
+  }
+
+  /** `send-downstream-pending`: the main thread sends the response on when it comes, without the guest waiting. */
+  forwardDownstream(): void {
+    this.claim();
+    this.session.channel.notify({ op: 'respond-pending', pending: this.id, responseEdits: this.responseEdits, errorEdits: this.errorEdits });
+  }
+
+  private claim(): void {
+    if (this.taken) fail('invalid-argument');
+    this.taken = true;
   }
 
   [dispose](): void {
@@ -76,7 +90,8 @@ export function httpReq(session: Session) {
   function start(request: Request, body: OutgoingBody, backend: unknown): PendingResponse {
     const spec = asBackend(backend).spec;
     const pending = new PendingResponse(session, session.allocatePending());
-    session.channel.notify({ op: 'send-request', pending: pending.id, method: request.method, uri: request.uri, head: request.head(), backend: spec, body });
+    const decompressGzip = request.autoDecompress?.gzip === true;
+    session.channel.notify({ op: 'send-request', pending: pending.id, method: request.method, uri: request.uri, head: request.head(), backend: spec, body, decompressGzip });
     return pending;
   }
   const sendAsync = (request: Request, body: Body, backend: unknown) => start(request, body.transfer(), backend);
@@ -98,8 +113,10 @@ export function httpReq(session: Session) {
         return pending.take();
       }),
     close(): void {},
+    // Viceroy has no WebSocket upgrade either (`NotAvailable`, which components see as `generic-error`);
+    // `redirect-to-websocket-proxy` is the way through.
     upgradeWebsocket(): void {
-      fail('unsupported');
+      fail('generic-error');
     },
   };
 }
