@@ -13,7 +13,12 @@ export interface BackendSpec {
   firstByteTimeoutMs: number;
   betweenBytesTimeoutMs: number;
   caCertificate?: string;
+  /** PEM certificate chain and private key presented to the backend (mutual TLS). */
+  clientCert?: { cert: string; key: string };
 }
+
+/** `[local_server.shielding_sites]`: the POP we pretend to run on (`local`), or where other shields answer. */
+export type ShieldingSite = 'local' | { unencrypted: string; encrypted: string };
 
 export interface AclEntry {
   prefix: string;
@@ -51,6 +56,7 @@ export interface HostConfig {
   geolocation: GeoConfig;
   deviceDetection: Record<string, Record<string, unknown>>;
   acls: Record<string, AclEntry[]>;
+  shieldingSites: Record<string, ShieldingSite>;
   runtime: RuntimeIdentity;
 }
 
@@ -88,6 +94,7 @@ export function emptyHostConfig(): HostConfig {
     geolocation: { addresses: {} },
     deviceDetection: {},
     acls: {},
+    shieldingSites: {},
     runtime: {
       hostname: 'localhost',
       pop: 'XXX',

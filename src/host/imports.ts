@@ -6,9 +6,12 @@ import { httpBody } from './interfaces/http-body.js';
 import { httpDownstream } from './interfaces/http-downstream.js';
 import { httpReq } from './interfaces/http-req.js';
 import { httpResp } from './interfaces/http-resp.js';
+import { imageOptimizer } from './interfaces/image-optimizer.js';
 import { log } from './interfaces/log.js';
 import { computeRuntime, configStore, deviceDetection, dictionary, secretStore } from './interfaces/lookups.js';
 import { notYetServed } from './interfaces/not-yet-served.js';
+import { security } from './interfaces/security.js';
+import { shielding } from './interfaces/shielding.js';
 import type { Session } from './session.js';
 import type { Wasi } from './wasi.js';
 
@@ -30,6 +33,9 @@ const served: Record<string, InterfaceFactory> = {
   'fastly:compute/device-detection': deviceDetection,
   'fastly:compute/acl': acl,
   'fastly:compute/compute-runtime': computeRuntime,
+  'fastly:compute/security': security,
+  'fastly:compute/shielding': shielding,
+  'fastly:compute/image-optimizer': imageOptimizer,
   'fastly:compute/types': () => ({}),
   'fastly:compute/http-types': () => ({}),
   'fastly:adapter/adapter-http-req': adapterHttpReq,

@@ -91,7 +91,7 @@ export function startBackendRequest(spec: BackendSpec, method: string, uri: stri
     path: target.pathname + target.search,
     headers: headers as unknown as http.OutgoingHttpHeaders,
     setHost: false,
-    ...(tls ? { servername: spec.useSni ? servername : undefined, ca: spec.caCertificate, checkServerIdentity: undefined } : {}),
+    ...(tls ? { servername: spec.useSni ? servername : undefined, ca: spec.caCertificate, checkServerIdentity: undefined, ...spec.clientCert } : {}),
   };
   const request = (tls ? https : http).request(options);
   const response = new Promise<AwaitedResponse & { stream?: http.IncomingMessage }>((resolve) => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { DEFAULT_TIMEOUTS, emptyHostConfig, LOOPBACK_GEO, type AclEntry, type BackendSpec, type HostConfig, type KvEntry } from '../host/config.js';
+import { DEFAULT_TIMEOUTS, emptyHostConfig, LOOPBACK_GEO, type AclEntry, type BackendSpec, type HostConfig, type KvEntry, type ShieldingSite } from '../host/config.js';
 
 /** A fastly.toml problem the user must fix; the message names the file (and line when known). */
 export class ConfigError extends Error {}
@@ -148,7 +148,30 @@ function acls(ctx: Context, table: Table): Record<string, AclEntry[]> {
   return out;
 }
 
-const SECTIONS = ['backends', 'dictionaries', 'config_stores', 'secret_stores', 'kv_stores', 'object_stores', 'geolocation', 'device_detection', 'acls'];
+/** Viceroy's forms: `name = "local"` (the POP we run on), or `{ unencrypted, encrypted }` URLs and nothing else. */
+function shieldingSites(ctx: Context, table: Table): Record<string, ShieldingSite> {
+  const out: Record<string, ShieldingSite> = {};
+  for (const [name, raw] of Object.entries(table)) {
+    const where = `local_server.shielding_sites.${name}`;
+    if (typeof raw === 'string') {
+      if (raw.toLowerCase() !== 'local') fail(ctx, where, `a site given as a string must be "local", got ${raw}`);
+      out[name] = 'local';
+      continue;
+    }
+    if (!isTable(raw) || Object.keys(raw).length !== 2 || raw.encrypted === undefined || raw.unencrypted === undefined) {
+      fail(ctx, where, 'expected "local" or a table with exactly `unencrypted` and `encrypted`');
+    }
+    const url = (key: 'encrypted' | 'unencrypted'): string => {
+      const text = str(ctx, `${where}.${key}`, raw[key]);
+      if (!URL.canParse(text)) fail(ctx, `${where}.${key}`, `invalid URL ${text}`);
+      return new URL(text).href;
+    };
+    out[name] = { unencrypted: url('unencrypted'), encrypted: url('encrypted') };
+  }
+  return out;
+}
+
+const SECTIONS = ['backends', 'dictionaries', 'config_stores', 'secret_stores', 'kv_stores', 'object_stores', 'geolocation', 'device_detection', 'acls', 'shielding_sites'];
 
 /** Reads the `[local_server]` part of a fastly.toml into what the host serves. */
 export function parseFastlyToml(text: string, file: string, warn: (message: string) => void): HostConfig {
@@ -185,6 +208,7 @@ export function parseFastlyToml(text: string, file: string, warn: (message: stri
   if (geo.use_default_loopback !== false) config.geolocation.addresses = { '127.0.0.1': LOOPBACK_GEO, '::1': LOOPBACK_GEO, ...config.geolocation.addresses };
   config.deviceDetection = deviceDetection(ctx, section('device_detection'));
   config.acls = acls(ctx, section('acls'));
+  config.shieldingSites = shieldingSites(ctx, section('shielding_sites'));
   return config;
 }
 

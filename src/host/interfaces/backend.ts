@@ -1,5 +1,8 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { DEFAULT_TIMEOUTS, type BackendSpec } from '../config.js';
-import { checkOpenName, fail, failOpen, fitBytes, fitString, utf8 } from '../errors.js';
+import { checkOpenName, fail, failOpen, fitBytes, fitString, fromUtf8, utf8 } from '../errors.js';
+import type { Request } from '../messages.js';
+import type { HeaderList } from '../protocol.js';
 import type { Session } from '../session.js';
 
 /** A `backend.backend` handle: a named origin the guest may send requests to. */
@@ -70,6 +73,7 @@ class DynamicBackendOptions {
   certHost: string | undefined;
   sniHost: string | undefined;
   caCertificateValue: string | undefined;
+  clientCertValue: { cert: string; key: Uint8Array } | undefined;
 
   overrideHost(value: string): void {
     this.overrideHostValue = value;
@@ -98,8 +102,8 @@ class DynamicBackendOptions {
   sniHostname(value: string): void {
     this.sniHost = value;
   }
-  clientCert(): void {
-    fail('unsupported');
+  clientCert(cert: string, key: { plaintext(maxLen: bigint): Uint8Array }): void {
+    this.clientCertValue = { cert, key: key.plaintext(BigInt(Number.MAX_SAFE_INTEGER)) };
   }
   httpKeepaliveTimeMs(): void {}
   tcpKeepaliveEnable(): void {}
@@ -131,15 +135,66 @@ class HealthcheckOptions {
   timeoutMs(): void {}
 }
 
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[^-]*-----END \1-----/g;
+const KEY_LABELS = new Set(['RSA PRIVATE KEY', 'PRIVATE KEY', 'EC PRIVATE KEY']);
+
+/**
+ * Like Viceroy, certificates and keys may sit in either PEM text; there must be a certificate
+ * and exactly one private key, else registering fails with `generic-error`.
+ */
+function clientCertificate(value: { cert: string; key: Uint8Array }): { cert: string; key: string } {
+  const blocks = [...`${value.cert}\n${fromUtf8.decode(value.key)}`.matchAll(PEM_BLOCK)];
+  const certs = blocks.filter((block) => block[1] === 'CERTIFICATE').map((block) => block[0]);
+  const keys = blocks.filter((block) => KEY_LABELS.has(block[1]!)).map((block) => block[0]);
+  if (certs.length === 0 || keys.length !== 1) fail('generic-error');
+  try {
+    for (const cert of certs) new X509Certificate(cert);
+    createPrivateKey(keys[0]!);
+  } catch {
+    fail('generic-error');
+  }
+  return { cert: certs.join('\n'), key: keys[0]! };
+}
+
+/** Request headers a handoff keeps from the original downstream request, whatever the guest set (Viceroy's list). */
+const PROTECTED_HANDOFF_HEADERS = new Set([
+  'host', 'connection', 'sec-websocket-version', 'sec-websocket-key', 'upgrade', 'pushpin-route', 'content-length', 'content-range',
+  'expect', 'fastly-ff', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'cdn-loop',
+]);
+
 const TARGET = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 
+const perSession = new WeakMap<Session, ReturnType<typeof makeBackendInterface>>();
+
+/** One per session: `shielding` hands out backends of the same resource class jco checks against. */
 export function backendInterface(session: Session) {
+  let made = perSession.get(session);
+  if (!made) perSession.set(session, (made = makeBackendInterface(session)));
+  return made;
+}
+
+function makeBackendInterface(session: Session) {
   class Backend extends BackendHandle {
     static open(name: string): Backend {
       checkOpenName(name);
       const spec = session.backend(name);
       if (!spec) failOpen('not-found');
       return new Backend(spec);
+    }
+
+    /** `redirect-to-websocket-proxy` / `redirect-to-grip-proxy`: the downstream response comes from elsewhere. */
+    handOff(kind: 'websocket' | 'grip', request: Request): void {
+      // Viceroy: a response already sent is `DownstreamRespSending`, which components see as `generic-error`.
+      if (session.responded) fail('generic-error');
+      session.responded = true;
+      if (kind === 'grip') return session.channel.notify({ op: 'handoff-grip', backend: this.spec.name });
+      const original = session.downstream;
+      const head = request.head();
+      const kept: HeaderList = head.headers.filter(([name]) => !PROTECTED_HANDOFF_HEADERS.has(name));
+      for (const entry of original?.headers ?? []) if (PROTECTED_HANDOFF_HEADERS.has(entry[0]) && entry[0] !== 'host') kept.push(entry);
+      // The original request's body goes along, as much of it as the guest has not read.
+      const body = original ? { segments: [{ source: original.body }], knownLength: original.knownLength } : { segments: [] };
+      session.channel.notify({ op: 'handoff', backend: this.spec, method: request.method, uri: request.uri, head: { ...head, headers: kept, manualFraming: false }, body });
     }
   }
   return {
@@ -161,6 +216,7 @@ export function backendInterface(session: Session) {
         firstByteTimeoutMs: options.firstByteTimeoutMs,
         betweenBytesTimeoutMs: options.betweenBytesTimeoutMs,
         caCertificate: options.caCertificateValue,
+        clientCert: options.clientCertValue && clientCertificate(options.clientCertValue),
       };
       session.dynamicBackends.set(prefix, spec);
       return new Backend(spec);

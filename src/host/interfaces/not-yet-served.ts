@@ -1,7 +1,8 @@
 import { fail, failOpen } from '../errors.js';
 
 /**
- * Services the dev server does not provide yet. Each entry point reports `unsupported`
+ * The stateful services (caches, KV stores, rate limiting, purging) the dev server does not
+ * provide yet. Each entry point reports `unsupported`
  * (an `open-error` for `open`), so guests see a clean error rather than a trap; replacing an
  * interface here with a real module in `imports.ts` is all it takes to serve it.
  */
@@ -64,23 +65,5 @@ export const notYetServed: Record<string, Record<string, unknown>> = {
     ExtraPurgeOptions: OptionBag,
     purgeSurrogateKey: unsupported,
     purgeSurrogateKeyVerbose: unsupported,
-  },
-  'fastly:compute/image-optimizer': {
-    ExtraImageOptimizerTransformOptions: OptionBag,
-    sendToImageOptimizer: unsupported,
-    transformImageOptimizerRequest: unsupported,
-  },
-  'fastly:compute/security': {
-    ExtraInspectOptions: OptionBag,
-    inspect: unsupported,
-  },
-  'fastly:compute/shielding': {
-    ShieldBackendOptions: class {
-      setCacheKey(): void {}
-      setFirstByteTimeout(): void {}
-      setBetweenBytesTimeout(): void {}
-    },
-    backendForShield: unsupported,
-    shieldInfo: unsupported,
   },
 };
