@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { BackendSpec } from '../host/config.js';
 import type { AwaitedResponse, HeaderList, HttpVersion, MessageHead, SendErrorTag } from '../host/protocol.js';
 
@@ -91,7 +91,8 @@ export function startBackendRequest(spec: BackendSpec, method: string, uri: stri
     path: target.pathname + target.search,
     headers: headers as unknown as http.OutgoingHttpHeaders,
     setHost: false,
-    ...(tls ? { servername: spec.useSni ? servername : undefined, ca: spec.caCertificate, checkServerIdentity: undefined, ...spec.clientCert } : {}),
+    // SNI cannot name an IP address (RFC 6066), and an explicit `undefined` trips Node's TLS option checks.
+    ...(tls ? { ...(spec.useSni && !isIP(servername) ? { servername } : {}), ca: spec.caCertificate, ...spec.clientCert } : {}),
   };
   const request = (tls ? https : http).request(options);
   const response = new Promise<AwaitedResponse & { stream?: http.IncomingMessage }>((resolve) => {
