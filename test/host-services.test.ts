@@ -269,6 +269,17 @@ describe('image optimizer and trailers', () => {
     expect(dec.decode(api.getTrailerValue(body, 'X-Checksum', 100n)!)).toBe('42');
   });
 
+  it('appending a body that holds a main-side stream to a streaming body pipes the stream after the bytes', () => {
+    const { channel, notices } = fakeSession();
+    const streaming = Body.fromBytes(channel, enc.encode('a'));
+    streaming.startStreaming();
+    const src = Body.fromBytes(channel, enc.encode('b'));
+    src.append(Body.fromSource(channel, 4, undefined));
+    streaming.append(src);
+    expect(notices.map((notice) => notice.op)).toEqual(['sink-write', 'sink-pipe']);
+    expect(notices[1]).toEqual({ op: 'sink-pipe', sink: expect.any(Number), source: 4 });
+  });
+
   it('a body transferred whole keeps the length its origin promised', () => {
     const { channel } = fakeSession();
     expect(Body.fromSource(channel, 3, 99n).transfer()).toEqual({ segments: [{ source: 3 }], knownLength: 99n });

@@ -191,6 +191,19 @@ describe('forwarding on the main thread', () => {
     expect(await res.text()).toBe('fixed reply');
   });
 
+  it('a backend body appended to a streaming response follows what was written before it', async () => {
+    script = async (guest) => {
+      send(guest, 1, '/fixed');
+      const { result } = (await guest.call({ op: 'await-response', pending: 1 })) as Extract<SyncReply, { op: 'await-response' }>;
+      if (!('ok' in result)) throw new Error(result.message);
+      guest.notify({ op: 'respond', status: 200, head: { headers: [], version: 'http11', manualFraming: false }, body: { segments: [enc.encode('before: ')], sink: 9 } });
+      guest.notify({ op: 'sink-pipe', sink: 9, source: result.ok.body });
+      guest.notify({ op: 'sink-write', sink: 9, bytes: enc.encode(' :after') });
+      guest.notify({ op: 'sink-close', sink: 9 });
+    };
+    expect(await (await fetch(downstreamUrl('/'))).text()).toBe('before: fixed reply :after');
+  });
+
   it('redirect-to-websocket-proxy hands the request and its unread body to the backend, whose answer goes down', async () => {
     script = async (guest) => {
       const headers: Array<[string, Uint8Array]> = [['upgrade', enc.encode('websocket')], ['x-client', enc.encode('guest')]];

@@ -92,8 +92,10 @@ export class Body extends Pollable {
     if (src.sink !== undefined) fail('invalid-argument');
     const moved = src.takeSegments();
     if (this.sink !== undefined) {
-      if (moved.some((segment) => !(segment instanceof Uint8Array))) fail('unsupported');
-      for (const bytes of moved) this.channel.notify({ op: 'sink-write', sink: this.sink, bytes: bytes as Uint8Array });
+      for (const segment of moved) {
+        if (segment instanceof Uint8Array) this.channel.notify({ op: 'sink-write', sink: this.sink, bytes: segment });
+        else this.channel.notify({ op: 'sink-pipe', sink: this.sink, source: segment.source });
+      }
     } else {
       this.segments.push(...moved);
     }

@@ -101,6 +101,8 @@ export type Notice =
   /** `redirect-to-grip-proxy`: there is no Pushpin locally, which the response says. */
   | { op: 'handoff-grip'; backend: string }
   | { op: 'sink-write'; sink: number; bytes: Uint8Array }
+  /** The rest of a main-side stream goes into a streaming body, after what was written before. */
+  | { op: 'sink-pipe'; sink: number; source: number }
   | { op: 'sink-close'; sink: number }
   | { op: 'sink-abort'; sink: number }
   | { op: 'drop-source'; source: number }

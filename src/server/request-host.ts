@@ -146,6 +146,12 @@ export class RequestHost {
         return this.handoffGrip(notice.backend);
       case 'sink-write':
         return this.sinks.get(notice.sink)?.bytes(notice.bytes);
+      case 'sink-pipe': {
+        const source = this.sources.get(notice.source);
+        this.sources.delete(notice.source);
+        if (source) this.sinks.get(notice.sink)?.source(source);
+        return;
+      }
       case 'sink-close':
         this.sinks.get(notice.sink)?.end();
         this.sinks.delete(notice.sink);
