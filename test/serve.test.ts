@@ -1,10 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, compileSources, startServe, type ServeProcess } from './fixtures/components/harness.js';
+import { closedPort as findClosedPort, writeFastlyToml } from './support/serve-harness.js';
 
 let origin: http.Server;
 let originPort: number;
@@ -24,35 +22,12 @@ function startOrigin(): Promise<http.Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 beforeAll(async () => {
   const [app, dist] = await Promise.all([buildTestApp(), compileSources()]);
   origin = await startOrigin();
   originPort = (origin.address() as AddressInfo).port;
-  closedPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'witshim-serve-'));
-  writeFileSync(
-    join(dir, 'fastly.toml'),
-    `manifest_version = 3
-[local_server.backends.origin]
-url = "http://127.0.0.1:${originPort}"
-[local_server.config_stores.settings]
-format = "inline-toml"
-[local_server.config_stores.settings.contents]
-greeting = "hi there"
-[[local_server.secret_stores.secrets]]
-key = "token"
-data = "s3cret"
-`,
-  );
-  serve = await startServe(dist, app, ['-C', join(dir, 'fastly.toml')]);
+  closedPort = await findClosedPort();
+  serve = await startServe(dist, app, ['-C', writeFastlyToml(originPort, closedPort)]);
 });
 
 afterAll(async () => {
