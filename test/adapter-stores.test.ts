@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Guest, HTTP_CACHE_TAG, INVALID, outs, witxOffsets } from './adapter-harness.js';
+import { Guest, INVALID, outs, witxOffsets } from './adapter-harness.js';
 
 /** Newly mapped store, ACL, backend, shielding, image optimizer and HTTP-cache hostcalls. */
 const KV = { uninitialized: 0, ok: 1, bad_request: 2, not_found: 3, too_many_requests: 7 };

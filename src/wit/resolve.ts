@@ -10,7 +10,6 @@ import {
   type TypeExpr,
   type TypeItem,
   type WorldDecl,
-  type WorldItem,
 } from './ast.js';
 import type {
   WitFunction,

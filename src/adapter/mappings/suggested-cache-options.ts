@@ -43,7 +43,7 @@ class Writer {
 
   constructor(
     private readonly b: FnBuilder,
-    private readonly shape: HostcallShape,
+    shape: HostcallShape,
     private readonly id: (ref: string) => string,
     private readonly env: CustomEnv,
   ) {
