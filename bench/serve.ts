@@ -9,17 +9,12 @@
  * cores / (instantiate + one request); plus a bare `new WebAssembly.Instance` of the legacy core
  * module for comparison. Run: `npm run bench` (BENCH_SECONDS=n per load run, default 8).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import type { MainChannel } from '../src/host/channel.js';
-import { emptyHostConfig } from '../src/host/config.js';
-import type { DownstreamRequest, RunMessage, SyncCall } from '../src/host/protocol.js';
-import { createRunner, type Instantiate } from '../src/host/runner.js';
-import { prepareGuest } from '../src/server/artifacts.js';
 import { buildJsApp } from '../test/support/js-app.js';
 
 const root = join(import.meta.dirname, '..');
@@ -31,32 +26,6 @@ mkdirSync(cache, { recursive: true });
 
 // ---- in process ----
 
-const stubChannel = {
-  call: (call: SyncCall) => (call.op === 'read' ? { op: 'read', end: true } : call.op === 'wait' ? { op: 'wait', index: 0 } : { op: 'await-response', result: { err: 'internal-error', message: 'bench' } }),
-  notify() {},
-  post() {},
-} as unknown as MainChannel;
-
-const downstream: DownstreamRequest = {
-  id: 'bench',
-  method: 'GET',
-  uri: 'http://127.0.0.1/',
-  version: 'http11',
-  headers: [['host', Buffer.from('127.0.0.1')], ['user-agent', Buffer.from('bench')]],
-  originalHeaderNames: ['Host', 'User-Agent'],
-  body: 1,
-  knownLength: 0n,
-  clientAddress: '127.0.0.1',
-  serverAddress: '127.0.0.1',
-};
-
-function meanMs(rounds: number, fn: () => void): number {
-  for (let i = 0; i < Math.min(20, rounds); i++) fn();
-  const started = performance.now();
-  for (let i = 0; i < rounds; i++) fn();
-  return (performance.now() - started) / rounds;
-}
-
 interface InProcess {
   /** Fresh instance + one request, ms. */
   runMs: number;
@@ -66,23 +35,10 @@ interface InProcess {
   bareMs: number;
 }
 
-async function inProcess(legacy: Uint8Array<ArrayBuffer>, rounds: number): Promise<InProcess> {
-  const artifacts = await prepareGuest(legacy);
-  const { instantiate } = (await import(artifacts.guestModule)) as { instantiate: Instantiate };
-  const message: RunMessage = { kind: 'run', request: downstream, env: {} };
-  const { run } = createRunner({ instantiate, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel });
-  const check = run(message);
-  if (check.outcome !== 'ok') throw new Error(`in-process run failed: ${check.outcome} ${check.message ?? ''}`);
-  const runMs = meanMs(rounds, () => run(message));
-  // The same instantiation without calling the handler.
-  const noHandler: Instantiate = (getCoreModule, imports, instantiateCore) => (instantiate(getCoreModule, imports, instantiateCore), {});
-  const instantiateOnly = createRunner({ instantiate: noHandler, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel }).run;
-  const instantiateMs = meanMs(rounds, () => instantiateOnly({ kind: 'command', args: [], env: {} }));
-  const module = new WebAssembly.Module(legacy);
-  const stubs: Record<string, Record<string, () => number>> = {};
-  for (const entry of WebAssembly.Module.imports(module)) if (entry.kind === 'function') (stubs[entry.module] ??= {})[entry.name] = () => 0;
-  const bareMs = meanMs(rounds, () => new WebAssembly.Instance(module, stubs));
-  return { runMs, instantiateMs, bareMs };
+/** Measured by plain node in a child process (see bench/in-process.mjs for why). */
+function inProcess(path: string, rounds: number): InProcess {
+  const out = execFileSync(process.execPath, [join(root, 'bench/in-process.mjs'), path, String(rounds)], { env: process.env, encoding: 'utf8' });
+  return JSON.parse(out) as InProcess;
 }
 
 // ---- over HTTP ----
@@ -174,12 +130,10 @@ async function measure(name: string, args: string[]): Promise<Row> {
 
 const cPath = join(root, 'bench/fixtures/hello.wasm');
 const jsPath = await buildJsApp();
-const cBytes = new Uint8Array(readFileSync(cPath)) as Uint8Array<ArrayBuffer>;
-const jsBytes = new Uint8Array(readFileSync(jsPath)) as Uint8Array<ArrayBuffer>;
 
 console.log(`${cores} cores, Node ${process.version}, ${seconds} s per load run`);
-const cIn = await inProcess(cBytes, 400);
-const jsIn = await inProcess(jsBytes, 60);
+const cIn = inProcess(cPath, 400);
+const jsIn = inProcess(jsPath, 60);
 const launcher = serveLauncher();
 const rows = [
   await measure('C hello (legacy module)', [launcher, 'serve', cPath, '--addr', '127.0.0.1:0']),
