@@ -1,4 +1,5 @@
-import { errorStatusFn, MappingError } from './hostcall.js';
+import { MappingError } from './mapping.js';
+import { errorStatusFn } from './names.js';
 import { ERROR_CASE_STATUS, Status } from './status.js';
 import { load, store } from './wat.js';
 import type { WHandle, WitView, WType } from './wit-view.js';

@@ -1,6 +1,8 @@
 import type { WitxAbi } from '../witx/index.js';
 import { errorHelpers } from './errors.js';
-import { generateHostcall, ImportTable, MappingError } from './hostcall.js';
+import { generateHostcall } from './hostcall.js';
+import { ImportTable } from './import-table.js';
+import { MappingError } from './mapping.js';
 import { MAPPINGS } from './mappings/index.js';
 import { asyncWat, RUNTIME_WAT } from './runtime.js';
 import type { WitView } from './wit-view.js';

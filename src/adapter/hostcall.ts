@@ -1,80 +1,18 @@
 import { resolveType, witxLayout, type WitxAbi, type WitxType } from '../witx/index.js';
 import { HandleKind, INVALID_BIT } from './handle-tags.js';
-import { asCall, isBranch, isCall, type Builder, type CallMapping, type Condition, type Mapping, type MethodCall, type Out, type Source } from './mapping.js';
+import { asCall, isBranch, isCall, MappingError, type Builder, type CallMapping, type Condition, type Mapping, type MethodCall, type Out, type Source } from './mapping.js';
 import { sendErrorDetailWriter } from './send-error.js';
 import { coreId, handleKind, hostcallShape, type HostcallShape, type Input, type OutSlot } from './shape.js';
 import { dropOwned } from './errors.js';
+import { ImportTable } from './import-table.js';
+import { caseName, errorStatusFn, kebab, okOf } from './names.js';
+import { flattenVal, guard, storeVal, type Val } from './values.js';
 import { Status, type StatusName } from './status.js';
 import { convert, FnBuilder, load, store, zero, type CoreType } from './wat.js';
-import type { WHandle, WitFunctionView, WitView, WType } from './wit-view.js';
+import type { WitFunctionView, WitView, WType } from './wit-view.js';
 
 const READY_CALL = 'async-io/pollable.is-ready';
 const SELECT_CALL = 'async-io/select';
-
-/** Collects the WIT imports generated code calls, so each is declared once. */
-export class ImportTable {
-  private readonly byKey = new Map<string, { id: string; fn: WitFunctionView }>();
-  private readonly helpers = new Map<string, string>();
-
-  constructor(private readonly wit: WitView) {}
-
-  id(ref: string): string {
-    const fn = this.wit.func(ref);
-    const key = `${fn.importModule}#${fn.importName}`;
-    let entry = this.byKey.get(key);
-    if (!entry) {
-      entry = { id: `$wit_${this.byKey.size}`, fn };
-      this.byKey.set(key, entry);
-    }
-    return entry.id;
-  }
-
-  view(ref: string): WitFunctionView {
-    return this.wit.func(ref);
-  }
-
-  /** The `[resource-drop]` intrinsic of a resource, in the interface that defines it. */
-  dropId(t: WHandle): string {
-    return this.id(`${t.iface}/[resource-drop]${t.resource}`);
-  }
-
-  /** Registers a shared WAT function once (by name) and returns its name. */
-  helper(name: string, wat: string): string {
-    this.helpers.set(name, wat);
-    return name;
-  }
-
-  helperFuncs(): string[] {
-    return [...this.helpers.values()];
-  }
-
-  /** The `module#name` of every WIT function imported so far. */
-  keys(): string[] {
-    return [...this.byKey.keys()];
-  }
-
-  /** Error types of every imported function, for the status helpers. */
-  errorTypes(): WType[] {
-    const types: WType[] = [];
-    for (const { fn } of this.byKey.values()) if (fn.result?.kind === 'result' && fn.result.err) types.push(fn.result.err);
-    return types;
-  }
-
-  declarations(): string[] {
-    return [...this.byKey.values()].map(({ id, fn }) => {
-      const params = fn.paramsIndirect ? ['i32'] : [...fn.flatParams];
-      let results = fn.flatResults;
-      if (fn.resultsIndirect) {
-        params.push('i32');
-        results = [];
-      }
-      const sig = `${params.length ? ` (param ${params.join(' ')})` : ''}${results.length ? ` (result ${results.join(' ')})` : ''}`;
-      return `  (import ${JSON.stringify(fn.importModule)} ${JSON.stringify(fn.importName)} (func ${id}${sig}))`;
-    });
-  }
-}
-
-export class MappingError extends Error {}
 
 /** An output directive: the DSL's, or `keep` (a result the generator itself holds on to). */
 type Directive = Out | { keep: string };
@@ -119,16 +57,6 @@ export function generateHostcall(
   }
   return b.toWat();
 }
-
-type Val =
-  /** `resource`: the local of a resource this hostcall made, consumed when passed as `own`. */
-  | { k: 'leaf'; expr: string; core: CoreType; resource?: string }
-  | { k: 'list'; ptr: string; len: string }
-  | { k: 'fields'; vals: Val[] }
-  | { k: 'option'; disc: string; some?: Val }
-  | { k: 'case'; index: number }
-  /** A variant whose case is only known at run time; `disc` is a local read more than once. */
-  | { k: 'variant'; disc: string; cases: Array<Val | undefined> };
 
 class CallGenerator {
   private inputCursor = 0;
@@ -259,10 +187,10 @@ class CallGenerator {
       const lay = this.wit.layout(tuple);
       const area = this.b.local('i32', 'args');
       this.b.emit(`(local.set ${area} (call $alloc (i32.const ${lay.size}) (i32.const ${lay.align})))`);
-      this.storeVal(tuple, { k: 'fields', vals: args }, area, 0);
+      storeVal(this.wit, this.b, tuple, { k: 'fields', vals: args }, area, 0);
       operands.push(`(local.get ${area})`);
     } else {
-      fn.params.forEach((p, i) => operands.push(...this.flattenVal(p.type, args[i])));
+      fn.params.forEach((p, i) => operands.push(...flattenVal(this.wit, p.type, args[i])));
     }
     if (firstBuffer) {
       const dest = this.dest(firstBuffer);
@@ -806,80 +734,6 @@ class CallGenerator {
     }
   }
 
-  private flattenVal(t: WType, v: Val): string[] {
-    const flat = this.wit.flatten(t);
-    switch (v.k) {
-      case 'leaf':
-        return [convert(v.expr, v.core, flat[0])];
-      case 'list':
-        return [v.ptr, v.len];
-      case 'fields': {
-        const types = t.kind === 'record' ? t.fields.map((f) => f.type) : t.kind === 'tuple' ? t.types : [];
-        return types.flatMap((ft, i) => this.flattenVal(ft, v.vals[i]));
-      }
-      case 'option': {
-        if (t.kind !== 'option') throw new MappingError(`option value for ${t.kind}`);
-        const payload = v.some ? this.flattenVal(t.inner, v.some) : flat.slice(1).map(zero);
-        return [v.disc, ...payload];
-      }
-      case 'case':
-        return [`(i32.const ${v.index})`, ...flat.slice(1).map(zero)];
-      case 'variant': {
-        if (t.kind !== 'variant') throw new MappingError(`variant value for ${t.kind}`);
-        // Each payload position is the present case's value there, widened to the joined type.
-        const payloads = t.cases.map((c, i) => {
-          const val = v.cases[i];
-          return c.type && val ? { flat: this.wit.flatten(c.type), exprs: this.flattenVal(c.type, val) } : undefined;
-        });
-        const positions = flat.slice(1).map((core, j) =>
-          payloads.reduceRight(
-            (acc, p, i) => (p && j < p.exprs.length ? `(if (result ${core}) (i32.eq ${v.disc} (i32.const ${i})) (then ${convert(p.exprs[j], p.flat[j], core)}) (else ${acc}))` : acc),
-            zero(core),
-          ),
-        );
-        return [v.disc, ...positions];
-      }
-    }
-  }
-
-  private storeVal(t: WType, v: Val, base: string, offset: number): void {
-    const lay = this.wit.layout(t);
-    const addr = `(local.get ${base})`;
-    switch (v.k) {
-      case 'leaf':
-        this.b.emit(store(this.wit.flatten(t)[0], lay.size, addr, offset, convert(v.expr, v.core, this.wit.flatten(t)[0])));
-        return;
-      case 'list':
-        this.b.emit(store('i32', 4, addr, offset, v.ptr), store('i32', 4, addr, offset + 4, v.len));
-        return;
-      case 'fields': {
-        const types = t.kind === 'record' ? t.fields.map((f) => f.type) : t.kind === 'tuple' ? t.types : [];
-        types.forEach((ft, i) => this.storeVal(ft, v.vals[i], base, offset + lay.offsets![i]));
-        return;
-      }
-      case 'option': {
-        if (t.kind !== 'option') throw new MappingError(`option value for ${t.kind}`);
-        this.b.emit(store('i32', 1, addr, offset, v.disc));
-        if (v.some) this.storeVal(t.inner, v.some, base, offset + lay.payloadOffset!);
-        return;
-      }
-      case 'case':
-        this.b.emit(store('i32', lay.discSize ?? 1, addr, offset, `(i32.const ${v.index})`));
-        return;
-      case 'variant': {
-        if (t.kind !== 'variant') throw new MappingError(`variant value for ${t.kind}`);
-        this.b.emit(store('i32', lay.discSize ?? 1, addr, offset, v.disc));
-        t.cases.forEach((c, i) => {
-          const val = v.cases[i];
-          if (!c.type || !val) return;
-          this.b.emit(`(if (i32.eq ${v.disc} (i32.const ${i})) (then`);
-          this.storeVal(c.type, val, base, offset + lay.payloadOffset!);
-          this.b.emit('))');
-        });
-      }
-    }
-  }
-
   // ---- outputs ------------------------------------------------------------------------------
 
   /** Where a list output lands: a guest buffer, or an out-pointer with a fixed capacity. */
@@ -1158,37 +1012,3 @@ class CallGenerator {
   }
 }
 
-/** Wraps an option payload's loads so that they only run when the option is present. */
-function guard(v: Val, disc: string): Val {
-  if (v.k === 'leaf') return { ...v, expr: `(if (result ${v.core}) ${disc} (then ${v.expr}) (else (${v.core}.const 0)))` };
-  if (v.k === 'list') {
-    return {
-      k: 'list',
-      ptr: `(if (result i32) ${disc} (then ${v.ptr}) (else (i32.const 0)))`,
-      len: `(if (result i32) ${disc} (then ${v.len}) (else (i32.const 0)))`,
-    };
-  }
-  if (v.k === 'fields') return { k: 'fields', vals: v.vals.map((f) => guard(f, disc)) };
-  if (v.k === 'variant') return { k: 'variant', disc: v.disc, cases: v.cases.map((c) => c && guard(c, disc)) };
-  return v;
-}
-
-/** The value a WIT function returns on success. */
-function okOf(result: WType | undefined): WType | undefined {
-  return result?.kind === 'result' ? result.ok : result;
-}
-
-export function kebab(name: string): string {
-  return name.replace(/_/g, '-');
-}
-
-/** Enum cases match across the ABIs ignoring separators: WITX `http_11` is WIT `http11`. */
-function caseName(name: string): string {
-  return name.replace(/[-_]/g, '');
-}
-
-/** The name of the generated helper turning a WIT error value into a legacy status. */
-export function errorStatusFn(err: WType): string {
-  const name = err.kind === 'variant' || err.kind === 'enum' ? err.name : err.kind;
-  return `$status_of_${name.replace(/-/g, '_')}`;
-}

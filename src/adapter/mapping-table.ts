@@ -1,6 +1,7 @@
 import type { WitxAbi } from '../witx/index.js';
 import { HAND_WRITTEN } from './generate.js';
-import { generateHostcall, ImportTable } from './hostcall.js';
+import { generateHostcall } from './hostcall.js';
+import { ImportTable } from './import-table.js';
 import { MAPPINGS } from './mappings/index.js';
 import { ASYNC_CALLS } from './runtime.js';
 import type { WitView } from './wit-view.js';

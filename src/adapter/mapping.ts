@@ -159,3 +159,6 @@ export function isBranch(m: Mapping): m is BranchMapping {
 export function asCall(m: string | CallMapping): CallMapping {
   return typeof m === 'string' ? { call: m } : m;
 }
+
+/** A mapping that does not fit the two ABIs; generation fails with it rather than guess. */
+export class MappingError extends Error {}

@@ -1,5 +1,5 @@
 import { resolveType, witxLayout, type WitxAbi, type WitxType } from '../witx/index.js';
-import { MappingError } from './hostcall.js';
+import { MappingError } from './mapping.js';
 import { load, store } from './wat.js';
 import type { WitView, WType } from './wit-view.js';
 

@@ -1,6 +1,7 @@
 import { resolveType, witxLayout } from '../../witx/index.js';
 import { HandleKind } from '../handle-tags.js';
-import { errorStatusFn, MappingError } from '../hostcall.js';
+import { MappingError } from '../mapping.js';
+import { errorStatusFn, kebab } from '../names.js';
 import type { CustomEnv, CustomMapping } from '../mapping.js';
 import type { HostcallShape } from '../shape.js';
 import { Status } from '../status.js';
@@ -33,9 +34,6 @@ export const suggestedCacheOptions: CustomMapping = {
   body: (b, shape, id, env) => new Writer(b, shape, id, env).emit(),
 };
 
-function kebab(name: string): string {
-  return name.replace(/_/g, '-');
-}
 
 class Writer {
   private readonly field: (name: string) => { offset: number; size: number };
