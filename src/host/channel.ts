@@ -8,6 +8,8 @@ import type { Notice, SyncCall, SyncReply, WorkerToMain } from './protocol.js';
  */
 export class MainChannel {
   private readonly flag: Int32Array;
+  /** Nanoseconds spent parked waiting for answers, so a guest's vCPU time can leave them out. */
+  blockedNs = 0n;
 
   constructor(
     private readonly calls: MessagePort,
@@ -20,7 +22,9 @@ export class MainChannel {
   call<Op extends SyncCall['op']>(call: Extract<SyncCall, { op: Op }>): Extract<SyncReply, { op: Op }> {
     Atomics.store(this.flag, 0, 0);
     this.post({ kind: 'call', ...call });
+    const parked = process.hrtime.bigint();
     Atomics.wait(this.flag, 0, 0);
+    this.blockedNs += process.hrtime.bigint() - parked;
     const received = receiveMessageOnPort(this.replies);
     if (!received) throw new Error(`main thread answered ${call.op} without a message`);
     return received.message as Extract<SyncReply, { op: Op }>;

@@ -41,9 +41,11 @@ const served: Record<string, InterfaceFactory> = {
   'fastly:adapter/adapter-http-req': adapterHttpReq,
 };
 
+const servedEntries = Object.entries(served);
+
 /** The import object for one guest instance (jco's bindings look interfaces up without `@version`). */
 export function buildImports(session: Session, wasi: Wasi): Record<string, Record<string, unknown>> {
   const imports: Record<string, Record<string, unknown>> = { ...wasi.imports, ...notYetServed };
-  for (const [name, factory] of Object.entries(served)) imports[name] = factory(session);
+  for (const [name, factory] of servedEntries) imports[name] = factory(session);
   return imports;
 }

@@ -11,9 +11,9 @@ export class Session implements Waiter {
   /** `next-request`'s outstanding pending request (one at a time), and how many were made. */
   pendingDownstream: Pollable | undefined;
   nextRequestsAccepted = 0;
-  startedAt = process.hrtime.bigint();
   /** Set when the instance is bound to a request (`begin`): instances are made ahead of time. */
-  cpuAtStart: NodeJS.CpuUsage = { user: 0, system: 0 };
+  startedAt = process.hrtime.bigint();
+  private blockedAtStart = 0n;
   private nextPending = 1;
   /** Bytes of linear memory of the guest's core instances, filled in at instantiation. */
   memories: WebAssembly.Memory[] = [];
@@ -28,7 +28,16 @@ export class Session implements Waiter {
   begin(downstream: DownstreamRequest | undefined): void {
     this.downstream = downstream;
     this.startedAt = process.hrtime.bigint();
-    this.cpuAtStart = process.cpuUsage();
+    this.blockedAtStart = this.channel.blockedNs;
+  }
+
+  /**
+   * Time the guest has been running since `begin`, less the time it waited on the main thread:
+   * Viceroy's active CPU time. The guest has its thread to itself, and `process.cpuUsage` would
+   * count every thread of the process (and cost a system call per request).
+   */
+  activeMs(): number {
+    return Number(process.hrtime.bigint() - this.startedAt - (this.channel.blockedNs - this.blockedAtStart)) / 1e6;
   }
 
   wait(items: Waitable[], timeoutMs: number | null): number | null {

@@ -1,4 +1,5 @@
 import { Body } from '../body.js';
+import type { GeoConfig } from '../config.js';
 import { checkOpenName, fail, failOpen, fitString, utf8 } from '../errors.js';
 import { addressBits, parsePrefix, prefixContains, type Prefix } from '../ip.js';
 import { formatIpAddress, toIpAddress, type IpAddress } from '../messages.js';
@@ -10,9 +11,21 @@ function canonical(text: string): string | undefined {
   return address && formatIpAddress(address);
 }
 
+/** Per config rather than per instance: every request would otherwise re-parse every address. */
+const tables = new WeakMap<GeoConfig, Map<string, Record<string, unknown>>>();
+
+function addressTable(geolocation: GeoConfig): Map<string, Record<string, unknown>> {
+  let table = tables.get(geolocation);
+  if (!table) {
+    table = new Map(Object.entries(geolocation.addresses).map(([text, data]) => [canonical(text) ?? text, data]));
+    tables.set(geolocation, table);
+  }
+  return table;
+}
+
 export function geo(session: Session) {
-  const { addresses, fallback } = session.config.geolocation;
-  const byAddress = new Map(Object.entries(addresses).map(([text, data]) => [canonical(text) ?? text, data]));
+  const { fallback } = session.config.geolocation;
+  const byAddress = addressTable(session.config.geolocation);
   return {
     lookup(address: IpAddress, maxLen: bigint): string {
       const found = byAddress.get(formatIpAddress(address)) ?? fallback;

@@ -82,8 +82,7 @@ export function deviceDetection(session: Session) {
 export function computeRuntime(session: Session) {
   const runtime = session.config.runtime;
   return {
-    // Process-wide CPU time: an upper bound for this request when others run at the same time.
-    getVcpuMs: () => BigInt(Math.round(process.cpuUsage(session.cpuAtStart).user / 1000)),
+    getVcpuMs: () => BigInt(Math.round(session.activeMs())),
     getHeapMib: () => Math.ceil(session.memories.reduce((sum, memory) => sum + memory.buffer.byteLength, 0) / (1 << 20)),
     getSandboxId: () => session.downstream?.id ?? '',
     getHostname: () => runtime.hostname,
