@@ -67,10 +67,10 @@ class GuestWorker {
     return this.current !== undefined;
   }
 
-  run(message: RunMessage, host: RequestHost): Promise<Finished> {
+  run(message: RunMessage, host: RequestHost, transfer: ArrayBuffer[] = []): Promise<Finished> {
     return new Promise((resolve) => {
       this.current = { host, done: resolve };
-      this.worker.postMessage(message);
+      this.worker.postMessage(message, transfer);
     });
   }
 
@@ -120,12 +120,17 @@ export class WorkerPool {
     await Promise.all(started.map((worker) => worker.ready));
   }
 
-  /** Runs a guest on the next free worker; `prepare` builds the host once it is known who answers. */
-  async run(prepare: (reply: (message: SyncReply) => void) => { host: RequestHost; message: RunMessage }): Promise<{ host: RequestHost; finished: Finished }> {
+  /**
+   * Runs a guest on the next free worker; `prepare` builds the host once it is known who answers,
+   * and may name buffers of the message to move to the worker rather than copy.
+   */
+  async run(
+    prepare: (reply: (message: SyncReply) => void) => { host: RequestHost; message: RunMessage; transfer?: ArrayBuffer[] },
+  ): Promise<{ host: RequestHost; finished: Finished }> {
     const worker = await this.acquire();
     try {
-      const { host, message } = prepare((reply) => worker.reply(reply));
-      const finished = await worker.run(message, host);
+      const { host, message, transfer } = prepare((reply) => worker.reply(reply));
+      const finished = await worker.run(message, host, transfer);
       return { host, finished };
     } finally {
       this.release(worker);
