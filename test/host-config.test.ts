@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ function load(toml: string, files: Record<string, string> = {}) {
   return { config, warnings, path };
 }
 
+const tls = join(import.meta.dirname, 'fixtures/tls');
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
 
 describe('fastly.toml [local_server]', () => {
@@ -40,6 +41,30 @@ ca_certificate = "PEM"
 `);
     expect(config.backends.origin).toMatchObject({ name: 'origin', url: 'http://127.0.0.1:8080/prefix', overrideHost: 'example.com', useSni: true, dynamic: false, connectTimeoutMs: 1000, firstByteTimeoutMs: 15000, betweenBytesTimeoutMs: 10000 });
     expect(config.backends.secure).toMatchObject({ url: 'https://example.org', certHost: 'cert.example.org', useSni: false, caCertificate: 'PEM' });
+  });
+
+  it('reads a backend client certificate inline or from files, the file winning as in Viceroy', () => {
+    const cert = readFileSync(join(tls, 'client.crt'), 'utf8');
+    const key = readFileSync(join(tls, 'client.key'), 'utf8');
+    const inline = load(`[local_server.backends.a]\nurl = "https://x"\n[local_server.backends.a.client_certificate]\ncertificate = """\n${cert}"""\nkey = """\n${key}"""\n`);
+    expect(inline.warnings).toEqual([]);
+    expect(inline.config.backends.a!.clientCert).toEqual({ cert: cert.trim(), key: key.trim() });
+    const files = load('[local_server.backends.a]\nurl = "https://x"\nclient_certificate = { certificate = "not used", certificate_file = "c.pem", key_file = "k.pem" }\n', { 'c.pem': cert, 'k.pem': key });
+    expect(files.config.backends.a!.clientCert).toEqual({ cert: cert.trim(), key: key.trim() });
+  });
+
+  it('rejects a client certificate without a certificate or key, or with bad PEM', () => {
+    const cert = readFileSync(join(tls, 'client.crt'), 'utf8');
+    const key = readFileSync(join(tls, 'client.key'), 'utf8');
+    const at = /\[local_server\.backends\.a\.client_certificate\]/;
+    const backend = (table: string, files: Record<string, string> = {}) => () => load(`[local_server.backends.a]\nurl = "https://x"\nclient_certificate = ${table}\n`, files);
+    expect(backend('"c.pem"')).toThrow(at);
+    expect(backend('{ key_file = "k.pem" }', { 'k.pem': key })).toThrow(/\[local_server\.backends\.a\.client_certificate\] no certificate found/);
+    expect(backend('{ certificate_file = "c.pem" }', { 'c.pem': cert })).toThrow(/\[local_server\.backends\.a\.client_certificate\] no private key found/);
+    expect(backend('{ certificate_file = "missing.pem", key_file = "k.pem" }', { 'k.pem': key })).toThrow(/\[local_server\.backends\.a\.client_certificate\.certificate_file\] cannot read .*missing\.pem/);
+    expect(backend('{ certificate = 1, key_file = "k.pem" }', { 'k.pem': key })).toThrow(/\[local_server\.backends\.a\.client_certificate\.certificate\] expected a string/);
+    const garbled = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    expect(backend('{ certificate_file = "c.pem", key_file = "k.pem" }', { 'c.pem': garbled, 'k.pem': key })).toThrow(/client_certificate\] invalid certificate/);
   });
 
   it('rejects a backend whose url is not http(s)', () => {

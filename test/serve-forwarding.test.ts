@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIMEOUTS, type BackendSpec } from '../src/host/config.js';
 import type { AwaitedResponse, Notice, SyncCall, SyncReply } from '../src/host/protocol.js';
 import { startBackendRequest } from '../src/server/backend-client.js';
+import { parseFastlyToml } from '../src/server/config.js';
 import type { Logger } from '../src/server/logger.js';
 import { RequestHost } from '../src/server/request-host.js';
 import { closedPort } from './support/serve-harness.js';
@@ -236,6 +237,18 @@ describe('client certificates', () => {
   it('presents the certificate and key to a backend that requires one', async () => {
     const clientCert = { cert: readFileSync(join(tls, 'client.crt'), 'utf8'), key: readFileSync(join(tls, 'client.key'), 'utf8') };
     const exchange = startBackendRequest({ ...spec(), clientCert }, 'GET', '/', head, 0);
+    exchange.request.end();
+    const result = await exchange.response;
+    if (!('ok' in result)) throw new Error(result.message);
+    const chunks: Buffer[] = [];
+    for await (const chunk of result.stream!) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('client witshim test client');
+  });
+
+  it("presents a static backend's fastly.toml client_certificate", async () => {
+    const toml = `[local_server.backends.mtls]\nurl = "${spec().url}"\nca_certificate = '''\n${spec().caCertificate}'''\nclient_certificate = { certificate_file = "client.crt", key_file = "client.key" }\n`;
+    const { mtls } = parseFastlyToml(toml, join(tls, 'fastly.toml'), () => {}).backends;
+    const exchange = startBackendRequest(mtls!, 'GET', '/', head, 0);
     exchange.request.end();
     const result = await exchange.response;
     if (!('ok' in result)) throw new Error(result.message);

@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
@@ -52,7 +53,7 @@ function backends(ctx: Context, table: Table): Record<string, BackendSpec> {
   for (const [name, raw] of Object.entries(table)) {
     const where = `local_server.backends.${name}`;
     if (!isTable(raw)) fail(ctx, where, 'expected a table');
-    checkKeys(ctx, where, raw, ['url', 'override_host', 'cert_host', 'use_sni', 'client_cert_info', 'ca_certificate', 'grpc']);
+    checkKeys(ctx, where, raw, ['url', 'override_host', 'cert_host', 'use_sni', 'client_certificate', 'ca_certificate', 'grpc']);
     const url = str(ctx, `${where}.url`, raw.url);
     if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) fail(ctx, where, `url must be an http(s) URL, got ${url}`);
     out[name] = {
@@ -62,11 +63,42 @@ function backends(ctx: Context, table: Table): Record<string, BackendSpec> {
       certHost: raw.cert_host === undefined ? undefined : str(ctx, `${where}.cert_host`, raw.cert_host),
       useSni: raw.use_sni === undefined ? true : raw.use_sni === true,
       caCertificate: raw.ca_certificate === undefined ? undefined : str(ctx, `${where}.ca_certificate`, raw.ca_certificate),
+      clientCert: raw.client_certificate === undefined ? undefined : clientCertificate(ctx, `${where}.client_certificate`, raw.client_certificate),
       dynamic: false,
       ...DEFAULT_TIMEOUTS,
     };
   }
   return out;
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[^-]*-----END \1-----/g;
+const KEY_LABELS = new Set(['RSA PRIVATE KEY', 'PRIVATE KEY', 'EC PRIVATE KEY']);
+
+/**
+ * Viceroy's `client_certificate` table: `certificate` or `certificate_file` (the file wins when
+ * both are given), and likewise `key` or `key_file`. Every certificate of the PEM text is sent as
+ * the chain, and the first private key of the key's text is used.
+ */
+function clientCertificate(ctx: Context, where: string, raw: unknown): { cert: string; key: string } {
+  if (!isTable(raw)) fail(ctx, where, 'expected a table with `certificate` or `certificate_file`, and `key` or `key_file`');
+  checkKeys(ctx, where, raw, ['certificate', 'certificate_file', 'key', 'key_file']);
+  const pem = (inline: string, file: string): string | undefined =>
+    raw[file] !== undefined ? readRelative(ctx, `${where}.${file}`, raw[file]).toString('utf8') : raw[inline] !== undefined ? str(ctx, `${where}.${inline}`, raw[inline]) : undefined;
+  const certs = [...(pem('certificate', 'certificate_file') ?? '').matchAll(PEM_BLOCK)].filter((block) => block[1] === 'CERTIFICATE').map((block) => block[0]);
+  if (certs.length === 0) fail(ctx, where, 'no certificate found (give a PEM `certificate` or `certificate_file`)');
+  const key = [...(pem('key', 'key_file') ?? '').matchAll(PEM_BLOCK)].find((block) => KEY_LABELS.has(block[1]!))?.[0];
+  if (key === undefined) fail(ctx, where, 'no private key found (give a PEM `key` or `key_file`)');
+  try {
+    for (const cert of certs) new X509Certificate(cert);
+  } catch (err) {
+    fail(ctx, where, `invalid certificate: ${(err as Error).message}`);
+  }
+  try {
+    createPrivateKey(key);
+  } catch (err) {
+    fail(ctx, where, `invalid private key: ${(err as Error).message}`);
+  }
+  return { cert: certs.join('\n'), key };
 }
 
 /** `dictionaries` / `config_stores`: inline `contents`, or a JSON `file`. */
