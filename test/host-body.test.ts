@@ -96,6 +96,24 @@ describe('body', () => {
     expect(notices.at(-1)).toEqual({ op: 'sink-abort', sink });
   });
 
+  it('sends its trailers with the whole body, or with the end of a stream, after checking them', () => {
+    const { channel, notices } = mainThread();
+    const whole = Body.fromBytes(channel, bytes('x'));
+    whole.appendTrailer('X-Sum', bytes('1'));
+    expect(whole.transfer()).toEqual({ segments: [bytes('x')], knownLength: 1n, trailers: [['x-sum', bytes('1')]] });
+    expect(new Body(channel).transfer()).not.toHaveProperty('trailers');
+
+    const streamed = new Body(channel);
+    streamed.appendTrailer('x-before', bytes('a'));
+    const { sink } = streamed.startStreaming();
+    streamed.appendTrailer('x-after', bytes('b'));
+    streamed.close();
+    expect(notices).toEqual([{ op: 'sink-close', sink, trailers: [['x-before', bytes('a')], ['x-after', bytes('b')]] }]);
+
+    expect(payload(() => whole.appendTrailer('bad name', bytes('1')))).toEqual({ tag: 'invalid-argument' });
+    expect(payload(() => whole.appendTrailer('x-ok', bytes('line\nbreak')))).toEqual({ tag: 'invalid-argument' });
+  });
+
   it('reports a broken stream as http-incomplete', () => {
     const channel = { call: () => ({ op: 'read', error: 'socket hang up' }) } as unknown as MainChannel;
     expect(payload(() => Body.fromSource(channel, 1, undefined).read(10))).toEqual({ tag: 'http-incomplete' });

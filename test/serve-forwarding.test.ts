@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,8 @@ beforeAll(async () => {
         const zipped = gzipSync('decoded text');
         res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(zipped.length) });
         res.end(zipped);
+      } else if (req.url === '/echo-trailers') {
+        res.end(JSON.stringify({ body, trailers: req.trailers, declared: req.headers.trailer ?? null, encoding: req.headers['transfer-encoding'] ?? null }));
       } else if (req.url === '/trailers') {
         res.writeHead(200, { trailer: 'x-checksum' });
         res.write('with trailers');
@@ -220,6 +222,110 @@ describe('forwarding on the main thread', () => {
     const res = await fetch(downstreamUrl('/'));
     expect(res.status).toBe(500);
     expect(await res.text()).toBe('Pushpin handoff signaled, but Pushpin mode not enabled.');
+  });
+});
+
+/** A request the way a client that reads trailers sees the answer. */
+function getWithTrailers(path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string; trailers: NodeJS.Dict<string> }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(downstreamUrl(path), (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text, trailers: res.trailers }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Sends `request` as is on a fresh connection and returns all the server wrote until it closed. */
+function rawExchange(request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect((downstream.address() as AddressInfo).port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+const head11 = (headers: Array<[string, Uint8Array]> = []) => ({ headers, version: 'http11' as const, manualFraming: false });
+
+describe('outgoing trailers', () => {
+  it('a whole body with trailers goes down chunked, declaring them, with the trailers after it', async () => {
+    script = async (guest) => {
+      guest.notify({ op: 'respond', status: 200, head: head11(), body: { segments: [enc.encode('whole')], trailers: [['x-sum', enc.encode('7')], ['x-sum', enc.encode('8')], ['x-other', enc.encode('o')]] } });
+    };
+    const res = await getWithTrailers('/');
+    expect(res.headers['content-length']).toBeUndefined();
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect(res.headers.trailer).toBe('x-sum, x-other');
+    expect(res.text).toBe('whole');
+    expect(res.trailers).toEqual({ 'x-sum': '7, 8', 'x-other': 'o' });
+  });
+
+  it('a streaming response ends with the trailers its sink-close brings', async () => {
+    script = async (guest) => {
+      guest.notify({ op: 'respond', status: 200, head: head11(), body: { segments: [enc.encode('first ')], sink: 3 } });
+      guest.notify({ op: 'sink-write', sink: 3, bytes: enc.encode('second') });
+      guest.notify({ op: 'sink-close', sink: 3, trailers: [['x-done', enc.encode('yes')]] });
+    };
+    const res = await getWithTrailers('/');
+    expect(res.text).toBe('first second');
+    expect(res.headers.trailer).toBeUndefined();
+    expect(res.trailers).toEqual({ 'x-done': 'yes' });
+  });
+
+  it('a backend request body carries the guest trailers, chunked whatever the method', async () => {
+    let echoed: unknown;
+    script = async (guest) => {
+      guest.notify({ op: 'send-request', pending: 1, method: 'GET', uri: '/echo-trailers', head: head11(), backend: originSpec, body: { segments: [enc.encode('up')], trailers: [['x-req', enc.encode('1')]] }, decompressGzip: false });
+      echoed = JSON.parse((await receive(guest, 1)).text);
+      guest.notify({ op: 'send-request', pending: 2, method: 'GET', uri: '/echo-trailers', head: head11(), backend: originSpec, body: { segments: [], sink: 4 }, decompressGzip: false });
+      guest.notify({ op: 'sink-write', sink: 4, bytes: enc.encode('streamed') });
+      guest.notify({ op: 'sink-close', sink: 4, trailers: [['x-late', enc.encode('2')]] });
+      const streamed = JSON.parse((await receive(guest, 2)).text);
+      guest.notify({ op: 'respond', status: 200, head: head11(), body: { segments: [enc.encode(JSON.stringify([echoed, streamed]))] } });
+    };
+    const [whole, streamed] = JSON.parse((await getWithTrailers('/')).text);
+    expect(whole).toEqual({ body: 'up', trailers: { 'x-req': '1' }, declared: 'x-req', encoding: 'chunked' });
+    expect(streamed).toEqual({ body: 'streamed', trailers: { 'x-late': '2' }, declared: null, encoding: 'chunked' });
+  });
+
+  it("a backend response's trailers follow its body downstream, before the guest's own", async () => {
+    script = async (guest) => {
+      send(guest, 1, '/trailers');
+      const { result } = (await guest.call({ op: 'await-response', pending: 1 })) as Extract<SyncReply, { op: 'await-response' }>;
+      if (!('ok' in result)) throw new Error(result.message);
+      guest.notify({ op: 'respond', status: 200, head: head11(), body: { segments: [{ source: result.ok.body }], trailers: [['x-guest', enc.encode('g')]] } });
+    };
+    const res = await getWithTrailers('/');
+    expect(res.text).toBe('with trailers');
+    expect(res.headers.trailer).toBe('x-guest');
+    expect(res.trailers).toEqual({ 'x-checksum': '42', 'x-guest': 'g' });
+  });
+
+  it('send-downstream-pending relays the origin trailers and their declaration', async () => {
+    script = async (guest) => {
+      send(guest, 1, '/trailers');
+      guest.notify({ op: 'respond-pending', pending: 1, responseEdits: [], errorEdits: [] });
+    };
+    const res = await getWithTrailers('/');
+    expect(res.headers.trailer).toBe('x-checksum');
+    expect(res.trailers).toEqual({ 'x-checksum': '42' });
+  });
+
+  it('an HTTP/1.0 client gets the body without trailers or their declaration', async () => {
+    script = async (guest) => {
+      const headers: Array<[string, Uint8Array]> = [['trailer', enc.encode('x-sum')]];
+      guest.notify({ op: 'respond', status: 200, head: head11(headers), body: { segments: [enc.encode('old client')], trailers: [['x-sum', enc.encode('7')]] } });
+    };
+    const text = await rawExchange('GET / HTTP/1.0\r\n\r\n');
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).not.toMatch(/trailer|x-sum|chunked/i);
+    expect(text.endsWith('\r\n\r\nold client')).toBe(true);
   });
 });
 

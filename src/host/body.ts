@@ -1,5 +1,6 @@
 import type { MainChannel } from './channel.js';
 import { fail } from './errors.js';
+import { checkName, checkValue } from './headers.js';
 import { dispose, Pollable, type Readiness, type Waiter } from './pollable.js';
 import type { BodySegment, OutgoingBody } from './protocol.js';
 
@@ -114,7 +115,7 @@ export class Body extends Pollable {
   /** Hands the whole body over for a non-streaming send. */
   transfer(): OutgoingBody {
     const knownLength = this.knownLength();
-    return { segments: this.takeSegments(), knownLength };
+    return { segments: this.takeSegments(), knownLength, ...this.takeTrailers() };
   }
 
   /** Starts streaming: what is buffered goes now, later writes follow until `close`. */
@@ -127,12 +128,19 @@ export class Body extends Pollable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.sink !== undefined) this.channel.notify({ op: 'sink-close', sink: this.sink });
+    if (this.sink !== undefined) this.channel.notify({ op: 'sink-close', sink: this.sink, ...this.takeTrailers() });
     else this.releaseSources();
   }
 
+  /** What is sent as the body's trailers: those the guest appended, and those of streams it read to their end (as Viceroy's body yields). */
+  private takeTrailers(): { trailers?: Array<[string, Uint8Array]> } {
+    const taken = this.trailers.splice(0);
+    return taken.length > 0 ? { trailers: taken } : {};
+  }
+
   appendTrailer(name: string, value: Uint8Array): void {
-    this.trailers.push([name.toLowerCase(), value.slice()]);
+    // Checked now, as Viceroy does: they go on the wire only when the body ends.
+    this.trailers.push([checkName(name), checkValue(value)]);
   }
 
   /** Trailers the guest added, and those of main-side streams read to their end. */

@@ -3,12 +3,12 @@ import type { HeaderEdit, HeaderList } from './protocol.js';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-function checkName(name: string): string {
+export function checkName(name: string): string {
   if (!TOKEN.test(name)) fail('invalid-argument');
   return name.toLowerCase();
 }
 
-function checkValue(value: Uint8Array): Uint8Array {
+export function checkValue(value: Uint8Array): Uint8Array {
   if (value.includes(0x0a) || value.includes(0x0d) || value.includes(0)) fail('invalid-argument');
   return value.slice();
 }

@@ -18,6 +18,8 @@ export interface OutgoingBody {
   sink?: number;
   /** The whole length when a main-side source promised it (an origin's content-length), so a proxied body keeps it. */
   knownLength?: bigint;
+  /** Trailers the guest appended to a body sent whole; a streaming body's come with `sink-close`. */
+  trailers?: HeaderList;
 }
 
 export interface MessageHead {
@@ -103,7 +105,7 @@ export type Notice =
   | { op: 'sink-write'; sink: number; bytes: Uint8Array }
   /** The rest of a main-side stream goes into a streaming body, after what was written before. */
   | { op: 'sink-pipe'; sink: number; source: number }
-  | { op: 'sink-close'; sink: number }
+  | { op: 'sink-close'; sink: number; trailers?: HeaderList }
   | { op: 'sink-abort'; sink: number }
   | { op: 'drop-source'; source: number }
   | { op: 'drop-pending'; pending: number }

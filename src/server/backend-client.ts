@@ -3,6 +3,7 @@ import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import type { BackendSpec } from '../host/config.js';
 import type { AwaitedResponse, HeaderList, HttpVersion, MessageHead, SendErrorTag } from '../host/protocol.js';
+import { settleTrailerHeader } from './outbound.js';
 
 /** Why a backend exchange failed, in the ABI's `send-error-detail` terms. */
 export class SendFailure extends Error {
@@ -66,9 +67,10 @@ export interface BackendExchange {
 /**
  * Starts a request to `spec`. The caller writes the body into `request`; the returned promise
  * settles with the response head (its body is the `stream`) or the classified failure.
- * Throws a `SendFailure` when the URI cannot be sent at all.
+ * `trailers` are those known before the body, to be declared. Throws a `SendFailure` when the
+ * URI cannot be sent at all.
  */
-export function startBackendRequest(spec: BackendSpec, method: string, uri: string, head: MessageHead, knownLength: number | undefined): BackendExchange {
+export function startBackendRequest(spec: BackendSpec, method: string, uri: string, head: MessageHead, knownLength: number | undefined, trailers?: HeaderList): BackendExchange {
   const target = backendTarget(spec, uri);
   const headers: string[] = [];
   let host: string | undefined = spec.overrideHost;
@@ -81,7 +83,8 @@ export function startBackendRequest(spec: BackendSpec, method: string, uri: stri
     headers.push(name, headerText(value));
   }
   headers.unshift('host', host ?? target.host);
-  if (!head.manualFraming && knownLength !== undefined) headers.push('content-length', String(knownLength));
+  // Chunks whatever the method: Node would send a GET's body unframed, and trailers need them.
+  if (!head.manualFraming) headers.push(...(knownLength !== undefined ? ['content-length', String(knownLength)] : ['transfer-encoding', 'chunked']));
   const tls = target.protocol === 'https:';
   const servername = spec.sniHostname ?? spec.certHost ?? spec.overrideHost ?? target.hostname;
   const options: https.RequestOptions = {
@@ -89,7 +92,7 @@ export function startBackendRequest(spec: BackendSpec, method: string, uri: stri
     host: target.hostname.replace(/^\[|\]$/g, ''),
     port: target.port || (tls ? 443 : 80),
     path: target.pathname + target.search,
-    headers: headers as unknown as http.OutgoingHttpHeaders,
+    headers: settleTrailerHeader(headers, false, trailers) as unknown as http.OutgoingHttpHeaders,
     setHost: false,
     // SNI cannot name an IP address (RFC 6066), and an explicit `undefined` trips Node's TLS option checks.
     ...(tls ? { ...(spec.useSni && !isIP(servername) ? { servername } : {}), ca: spec.caCertificate, ...spec.clientCert } : {}),

@@ -1,21 +1,49 @@
-import type { Writable } from 'node:stream';
+import type { OutgoingMessage } from 'node:http';
+import type { HeaderList } from '../host/protocol.js';
 import type { InboundSource } from './inbound.js';
 
-type Piece = { bytes: Uint8Array } | { source: InboundSource } | { end: true } | { abort: true };
+type Piece = { bytes: Uint8Array } | { source: InboundSource } | { end: true; trailers?: HeaderList } | { abort: true };
 
 const PUMP_CHUNK = 64 * 1024;
+const CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
+
+/**
+ * Settles the `trailer` header of an outgoing head (a flat name, value list) the way the message
+ * will be framed: when chunked, it declares the trailers known before the body unless already
+ * there; otherwise it is dropped, since no trailers can follow and Node refuses to send one.
+ * `chunkable`: Node chunks this message when it names neither a length nor a transfer-encoding.
+ */
+export function settleTrailerHeader(headers: string[], chunkable: boolean, trailers: HeaderList | undefined): string[] {
+  let length = false;
+  let encoding: string | undefined;
+  let declared = false;
+  for (let index = 0; index < headers.length; index += 2) {
+    const name = headers[index]!.toLowerCase();
+    if (name === 'content-length') length = true;
+    else if (name === 'transfer-encoding') encoding = headers[index + 1];
+    else if (name === 'trailer') declared = true;
+  }
+  const chunked = encoding !== undefined ? CHUNKED.test(encoding) : !length && chunkable;
+  if (!chunked) return declared ? headers.filter((_, index) => headers[index - (index % 2)]!.toLowerCase() !== 'trailer') : headers;
+  if (declared || !trailers?.length) return headers;
+  return [...headers, 'trailer', [...new Set(trailers.map(([name]) => name))].join(', ')];
+}
+const latin1 = new TextDecoder('latin1');
 
 /**
  * A body on its way out (downstream response, backend request): pieces are written in order,
  * main-side sources piped through as they fill, waiting for `drain` when the peer is slow.
+ * Its trailers are those of the sources piped through, then the guest's, sent at the end when
+ * the message is chunked (Node drops them otherwise, as HTTP/1.1 has no other place for them).
  */
 export class OutboundBody {
   private queue: Piece[] = [];
   private running = false;
   private finished = false;
+  private readonly trailers: HeaderList = [];
 
   constructor(
-    private readonly target: Writable,
+    private readonly target: OutgoingMessage,
     /** Resolves once the source may have more to give. */
     private readonly changed: () => Promise<void>,
     private readonly onError: (message: string) => void,
@@ -27,8 +55,8 @@ export class OutboundBody {
   source(source: InboundSource): void {
     this.push({ source });
   }
-  end(): void {
-    this.push({ end: true });
+  end(trailers?: HeaderList): void {
+    this.push({ end: true, trailers });
   }
   abort(): void {
     this.push({ abort: true });
@@ -52,6 +80,8 @@ export class OutboundBody {
         else if ('source' in piece) await this.pump(piece.source);
         else if ('end' in piece) {
           this.finished = true;
+          this.trailers.push(...(piece.trailers ?? []));
+          if (this.trailers.length > 0) this.target.addTrailers(this.trailers.map(([name, value]) => [name, latin1.decode(value)] as [string, string]));
           this.target.end();
         } else {
           this.finished = true;
@@ -71,7 +101,10 @@ export class OutboundBody {
     for (;;) {
       while (!source.ready()) await this.changed();
       const chunk = source.take(PUMP_CHUNK);
-      if (chunk === undefined) return;
+      if (chunk === undefined) {
+        this.trailers.push(...(source.trailers() ?? []));
+        return;
+      }
       await this.write(chunk);
     }
   }

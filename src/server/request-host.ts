@@ -6,7 +6,7 @@ import type { AwaitedResponse, BodySegment, HeaderList, Notice, OutgoingBody, Se
 import { headerText, SendFailure, startBackendRequest } from './backend-client.js';
 import { InboundSource } from './inbound.js';
 import type { Logger } from './logger.js';
-import { OutboundBody } from './outbound.js';
+import { OutboundBody, settleTrailerHeader } from './outbound.js';
 
 /** A backend's answer; `trailersFrom` is the response whose trailers follow when `stream` is its decoded body. */
 type Settled = AwaitedResponse & { stream?: Readable; trailersFrom?: IncomingMessage };
@@ -153,7 +153,7 @@ export class RequestHost {
         return;
       }
       case 'sink-close':
-        this.sinks.get(notice.sink)?.end();
+        this.sinks.get(notice.sink)?.end(notice.trailers);
         this.sinks.delete(notice.sink);
         return;
       case 'sink-abort':
@@ -185,14 +185,14 @@ export class RequestHost {
         if (source) target.source(source);
       }
     }
-    if (body.sink === undefined) target.end();
+    if (body.sink === undefined) target.end(body.trailers);
     else this.sinks.set(body.sink, target);
   }
 
   private sendRequest(notice: Extract<Notice, { op: 'send-request' }>): void {
     let exchange;
     try {
-      exchange = startBackendRequest(notice.backend, notice.method, notice.uri, notice.head, fixedLength(notice.body));
+      exchange = startBackendRequest(notice.backend, notice.method, notice.uri, notice.head, fixedLength(notice.body), notice.body.trailers);
     } catch (err) {
       const failure = err instanceof SendFailure ? err : new SendFailure('internal-error', String(err));
       const result = { err: failure.tag, message: failure.message };
@@ -237,7 +237,7 @@ export class RequestHost {
       if (!res || res.destroyed) return settled.stream?.destroy();
       if ('err' in settled) {
         this.status = errorStatus(settled.err);
-        res.writeHead(this.status, flatten(applyEdits([], notice.errorEdits)));
+        res.writeHead(this.status, settleTrailerHeader(flatten(applyEdits([], notice.errorEdits)), chunksUnframed(res, this.status), undefined));
         res.end(`${settled.message}\n`);
         return;
       }
@@ -245,7 +245,7 @@ export class RequestHost {
       const headers = applyEdits(ok.headers, notice.responseEdits).filter(([name]) => name !== 'content-length' && name !== 'transfer-encoding');
       if (ok.knownLength !== undefined) headers.push(['content-length', Buffer.from(String(ok.knownLength))]);
       this.status = ok.status;
-      res.writeHead(ok.status, flatten(headers));
+      res.writeHead(ok.status, settleTrailerHeader(flatten(headers), chunksUnframed(res, ok.status), undefined));
       res.flushHeaders();
       const body = new OutboundBody(res, () => this.nextChange(), (message) => this.logger.error(`${this.id}: response body: ${message}`));
       if (settled.stream) body.source(new InboundSource(settled.stream, () => this.changed(), pending.betweenBytesTimeoutMs, settled.trailersFrom ?? asMessage(settled.stream)));
@@ -285,7 +285,7 @@ export class RequestHost {
     const length = fixedLength(notice.body);
     if (!notice.head.manualFraming && length !== undefined) headers.push('content-length', String(length));
     this.status = notice.status;
-    res.writeHead(notice.status, headers);
+    res.writeHead(notice.status, settleTrailerHeader(headers, chunksUnframed(res, notice.status), notice.body.trailers));
     // Streamed responses go out as the guest writes, not when Node's buffer fills.
     if (notice.body.sink !== undefined) res.flushHeaders();
     this.downstreamBody = new OutboundBody(res, () => this.nextChange(), (message) => this.logger.error(`${this.id}: response body: ${message}`));
@@ -313,7 +313,8 @@ export class RequestHost {
 
 /** A body entirely in hand, or one whose origin promised a length, has a length to announce; anything streamed does not. */
 function fixedLength(body: OutgoingBody): number | undefined {
-  if (body.sink !== undefined) return undefined;
+  // Trailers can only follow a chunked body.
+  if (body.sink !== undefined || body.trailers !== undefined) return undefined;
   if (body.knownLength !== undefined) return Number(body.knownLength);
   let length = 0;
   for (const segment of body.segments as BodySegment[]) {
@@ -321,6 +322,11 @@ function fixedLength(body: OutgoingBody): number | undefined {
     length += segment.length;
   }
   return length;
+}
+
+/** Whether Node sends this response in chunks when it has no length: HTTP/1.1, and a body to frame. */
+function chunksUnframed(res: ServerResponse, status: number): boolean {
+  return res.useChunkedEncodingByDefault && res.req.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
 }
 
 /** What Viceroy answers downstream when a forwarded backend request failed. */
