@@ -11,7 +11,7 @@ import { startBackendRequest } from '../src/server/backend-client.js';
 import { parseFastlyToml } from '../src/server/config.js';
 import type { Logger } from '../src/server/logger.js';
 import { RequestHost } from '../src/server/request-host.js';
-import { closedPort } from './support/serve-harness.js';
+import { closedPort, getWithTrailers } from './support/serve-harness.js';
 
 /**
  * The main-thread side of forwarding over real sockets: a downstream server whose requests are
@@ -28,6 +28,8 @@ let secureOrigin: https.Server;
 let downstream: http.Server;
 let originSpec: BackendSpec;
 let script: (guest: Guest) => Promise<void>;
+/** Settles when the origin's last connection that switched protocols closed. */
+let switchedOrigin: Promise<unknown> | undefined;
 
 interface Guest {
   host: RequestHost;
@@ -66,6 +68,11 @@ beforeAll(async () => {
         res.end(`${req.method} ${req.url} host=${req.headers.host} upgrade=${req.headers.upgrade} x-client=${req.headers['x-client']} length=${req.headers['content-length']} body=${body}`);
       }
     });
+  });
+  origin.on('upgrade', (_req, socket: import('node:stream').Duplex) => {
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+    socket.on('end', () => socket.end());
+    switchedOrigin = new Promise((resolve) => socket.once('close', resolve));
   });
   const key = readFileSync(join(tls, 'server.key'));
   const cert = readFileSync(join(tls, 'server.crt'));
@@ -217,6 +224,17 @@ describe('forwarding on the main thread', () => {
     expect(await res.text()).toBe(`POST /socket?x=1 host=${new URL(originSpec.url).host} upgrade=websocket x-client=guest length=5 body=hello`);
   });
 
+  it('a handoff whose backend switches protocols for a client that did not ask to upgrade answers 502 and drops the backend connection', async () => {
+    script = async (guest) => {
+      const headers: Array<[string, Uint8Array]> = [['connection', enc.encode('upgrade')], ['upgrade', enc.encode('websocket')]];
+      guest.notify({ op: 'handoff', backend: originSpec, method: 'GET', uri: '/socket', head: { headers, version: 'http11', manualFraming: false }, body: { segments: [] } });
+    };
+    const res = await fetch(downstreamUrl('/ws'));
+    expect(res.status).toBe(502);
+    expect(await res.text()).toBe('The backend switched protocols, but the client did not ask to upgrade.\n');
+    await switchedOrigin;
+  });
+
   it('redirect-to-grip-proxy answers 500 as Viceroy does without Pushpin', async () => {
     script = async (guest) => guest.notify({ op: 'handoff-grip', backend: 'pushpin' });
     const res = await fetch(downstreamUrl('/'));
@@ -224,20 +242,6 @@ describe('forwarding on the main thread', () => {
     expect(await res.text()).toBe('Pushpin handoff signaled, but Pushpin mode not enabled.');
   });
 });
-
-/** A request the way a client that reads trailers sees the answer. */
-function getWithTrailers(path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string; trailers: NodeJS.Dict<string> }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(downstreamUrl(path), (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text, trailers: res.trailers }));
-      })
-      .on('error', reject);
-  });
-}
 
 /** Sends `request` as is on a fresh connection and returns all the server wrote until it closed. */
 function rawExchange(request: string): Promise<string> {
@@ -258,7 +262,7 @@ describe('outgoing trailers', () => {
     script = async (guest) => {
       guest.notify({ op: 'respond', status: 200, head: head11(), body: { segments: [enc.encode('whole')], trailers: [['x-sum', enc.encode('7')], ['x-sum', enc.encode('8')], ['x-other', enc.encode('o')]] } });
     };
-    const res = await getWithTrailers('/');
+    const res = await getWithTrailers(downstreamUrl('/'));
     expect(res.headers['content-length']).toBeUndefined();
     expect(res.headers['transfer-encoding']).toBe('chunked');
     expect(res.headers.trailer).toBe('x-sum, x-other');
@@ -272,7 +276,7 @@ describe('outgoing trailers', () => {
       guest.notify({ op: 'sink-write', sink: 3, bytes: enc.encode('second') });
       guest.notify({ op: 'sink-close', sink: 3, trailers: [['x-done', enc.encode('yes')]] });
     };
-    const res = await getWithTrailers('/');
+    const res = await getWithTrailers(downstreamUrl('/'));
     expect(res.text).toBe('first second');
     expect(res.headers.trailer).toBeUndefined();
     expect(res.trailers).toEqual({ 'x-done': 'yes' });
@@ -289,7 +293,7 @@ describe('outgoing trailers', () => {
       const streamed = JSON.parse((await receive(guest, 2)).text);
       guest.notify({ op: 'respond', status: 200, head: head11(), body: { segments: [enc.encode(JSON.stringify([echoed, streamed]))] } });
     };
-    const [whole, streamed] = JSON.parse((await getWithTrailers('/')).text);
+    const [whole, streamed] = JSON.parse((await getWithTrailers(downstreamUrl('/'))).text);
     expect(whole).toEqual({ body: 'up', trailers: { 'x-req': '1' }, declared: 'x-req', encoding: 'chunked' });
     expect(streamed).toEqual({ body: 'streamed', trailers: { 'x-late': '2' }, declared: null, encoding: 'chunked' });
   });
@@ -301,7 +305,7 @@ describe('outgoing trailers', () => {
       if (!('ok' in result)) throw new Error(result.message);
       guest.notify({ op: 'respond', status: 200, head: head11(), body: { segments: [{ source: result.ok.body }], trailers: [['x-guest', enc.encode('g')]] } });
     };
-    const res = await getWithTrailers('/');
+    const res = await getWithTrailers(downstreamUrl('/'));
     expect(res.text).toBe('with trailers');
     expect(res.headers.trailer).toBe('x-guest');
     expect(res.trailers).toEqual({ 'x-checksum': '42', 'x-guest': 'g' });
@@ -312,7 +316,7 @@ describe('outgoing trailers', () => {
       send(guest, 1, '/trailers');
       guest.notify({ op: 'respond-pending', pending: 1, responseEdits: [], errorEdits: [] });
     };
-    const res = await getWithTrailers('/');
+    const res = await getWithTrailers(downstreamUrl('/'));
     expect(res.headers.trailer).toBe('x-checksum');
     expect(res.trailers).toEqual({ 'x-checksum': '42' });
   });

@@ -1,13 +1,30 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTestApp, compileSources, startServe, type ServeProcess } from './fixtures/components/harness.js';
-import { closedPort as findClosedPort, writeFastlyToml } from './support/serve-harness.js';
+import { closedPort as findClosedPort, getWithTrailers, writeFastlyToml } from './support/serve-harness.js';
 
 let origin: http.Server;
 let originPort: number;
 let closedPort: number;
 let serve: ServeProcess;
+const backendSockets: Duplex[] = [];
+
+/** A client's WebSocket handshake (RFC 6455's sample key); resolves with the connection once switched, or the plain response. */
+function upgradeTo(path: string): Promise<{ res: http.IncomingMessage; socket?: Duplex }> {
+  return new Promise((resolve, reject) => {
+    const headers = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
+    http
+      .request(`${serve.url}${path}`, { headers })
+      .on('upgrade', (res, socket) => resolve({ res, socket }))
+      .on('response', (res) => resolve({ res }))
+      .on('error', reject)
+      .end();
+  });
+}
+
+const closed = (socket: Duplex) => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
 
 function startOrigin(): Promise<http.Server> {
   const server = http.createServer((req, res) => {
@@ -18,6 +35,15 @@ function startOrigin(): Promise<http.Server> {
     if (req.url === '/hang') return;
     res.writeHead(203, { 'x-origin': '1', 'x-forward-seen': String(req.headers['x-forward'] ?? ''), 'content-type': 'text/plain' });
     res.end(`origin saw ${req.url} host=${req.headers.host}`);
+  });
+  // A WebSocket backend stand-in: it accepts any upgrade, then echoes bytes until it gets `close`.
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    backendSockets.push(socket);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nx-seen: ${req.url} ${req.headers['sec-websocket-key']}\r\n\r\n`);
+    const echo = (data: Buffer) => (data.toString() === 'close' ? socket.end() : socket.write(data));
+    if (head.length > 0) echo(head);
+    socket.on('data', echo);
+    socket.on('end', () => socket.end());
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
@@ -142,5 +168,53 @@ describe('witshim serve with a component', () => {
     });
     expect(timings.text).toBe('first\nsecond\n');
     expect(timings.end - timings.first).toBeGreaterThan(1000);
+  });
+
+  it('sends the trailers the guest appends to a whole or a streamed body', async () => {
+    const whole = await getWithTrailers(`${serve.url}/trailers`);
+    expect(whole.headers.trailer).toBe('x-sum');
+    expect(whole.text).toBe('with trailers');
+    expect(whole.trailers).toEqual({ 'x-sum': '1' });
+    const streamed = await getWithTrailers(`${serve.url}/trailers?stream=1`);
+    expect(streamed.text).toBe('with trailers, streamed');
+    expect(streamed.trailers).toEqual({ 'x-sum': '1', 'x-late': '2' });
+  });
+});
+
+describe('WebSocket handoff (redirect-to-websocket-proxy)', () => {
+  it("joins the client's upgrade to the backend's 101: bytes flow both ways, and the backend closing closes the client", async () => {
+    const { res, socket } = await upgradeTo('/ws?room=1');
+    expect(res.statusCode).toBe(101);
+    expect(res.headers.upgrade).toBe('websocket');
+    expect(res.headers['x-seen']).toBe('/ws?room=1 dGhlIHNhbXBsZSBub25jZQ==');
+    const next = () => new Promise<string>((resolve) => socket!.once('data', (data: Buffer) => resolve(data.toString())));
+    socket!.write('ping');
+    expect(await next()).toBe('ping');
+    socket!.write(Buffer.alloc(100_000, 'x'));
+    let echoed = 0;
+    await new Promise<void>((resolve) => socket!.on('data', (data: Buffer) => (echoed += data.length) === 100_000 && resolve()));
+    socket!.removeAllListeners('data');
+    socket!.write('close');
+    await closed(socket!);
+    await closed(backendSockets.at(-1)!);
+    await serve.waitForLine(/"GET \/ws\?room=1" 101 /);
+  });
+
+  it('the client closing closes the backend connection', async () => {
+    const { socket } = await upgradeTo('/ws');
+    socket!.write('ping');
+    await new Promise((resolve) => socket!.once('data', resolve));
+    socket!.destroy();
+    await closed(backendSockets.at(-1)!);
+  });
+
+  it('an upgrade request the guest answers itself gets that response, and the connection ends', async () => {
+    const { res, socket } = await upgradeTo('/hello');
+    expect(socket).toBeUndefined();
+    expect(res.statusCode).toBe(201);
+    expect(res.headers.connection).toBe('close');
+    res.resume();
+    await new Promise((resolve) => res.on('end', resolve));
+    await closed(res.socket);
   });
 });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { BackendSpec } from '../host/config.js';
 import type { AwaitedResponse, HeaderList, HttpVersion, MessageHead, SendErrorTag } from '../host/protocol.js';
 import { settleTrailerHeader } from './outbound.js';
@@ -59,9 +60,17 @@ export function classify(err: NodeJS.ErrnoException): SendFailure {
   return new SendFailure(tag, `${code || 'error'}: ${err.message}`);
 }
 
+/** A connection past an HTTP upgrade (a backend's `101`, or a client's request to switch), and the bytes its peer sent right after the head. */
+export interface Upgraded {
+  socket: Duplex;
+  head: Buffer;
+}
+
+export type BackendAnswer = AwaitedResponse & { stream?: http.IncomingMessage; upgraded?: Upgraded };
+
 export interface BackendExchange {
   request: http.ClientRequest;
-  response: Promise<AwaitedResponse & { stream?: http.IncomingMessage }>;
+  response: Promise<BackendAnswer>;
 }
 
 /**
@@ -98,7 +107,7 @@ export function startBackendRequest(spec: BackendSpec, method: string, uri: stri
     ...(tls ? { ...(spec.useSni && !isIP(servername) ? { servername } : {}), ca: spec.caCertificate, ...spec.clientCert } : {}),
   };
   const request = (tls ? https : http).request(options);
-  const response = new Promise<AwaitedResponse & { stream?: http.IncomingMessage }>((resolve) => {
+  const response = new Promise<BackendAnswer>((resolve) => {
     const timers: NodeJS.Timeout[] = [];
     const clear = () => timers.forEach(clearTimeout);
     const failWith = (failure: SendFailure) => {
@@ -121,26 +130,34 @@ export function startBackendRequest(spec: BackendSpec, method: string, uri: stri
     });
     request.on('response', (res) => {
       clear();
-      const headerList: HeaderList = [];
-      for (let index = 0; index < res.rawHeaders.length; index += 2) {
-        headerList.push([res.rawHeaders[index]!.toLowerCase(), Buffer.from(res.rawHeaders[index + 1]!, 'latin1')]);
-      }
       const length = res.headers['content-length'];
-      resolve({
-        ok: {
-          status: res.statusCode ?? 502,
-          version: versionOf(res.httpVersion),
-          headers: headerList,
-          body: 0,
-          knownLength: length !== undefined && /^\d+$/.test(length) ? BigInt(length) : undefined,
-          remoteAddress: res.socket.remoteAddress,
-          remotePort: res.socket.remotePort,
-        },
-        stream: res,
-      });
+      resolve({ ok: responseHead(res, length !== undefined && /^\d+$/.test(length) ? BigInt(length) : undefined), stream: res });
+    });
+    // Without a listener Node destroys a connection that switched protocols; the caller decides.
+    request.on('upgrade', (res: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      clear();
+      // Node hands the socket over without an error listener of its own.
+      socket.on('error', () => socket.destroy());
+      resolve({ ok: responseHead(res, 0n), upgraded: { socket, head } });
     });
   });
   return { request, response };
+}
+
+function responseHead(res: http.IncomingMessage, knownLength: bigint | undefined): Extract<AwaitedResponse, { ok: unknown }>['ok'] {
+  const headers: HeaderList = [];
+  for (let index = 0; index < res.rawHeaders.length; index += 2) {
+    headers.push([res.rawHeaders[index]!.toLowerCase(), Buffer.from(res.rawHeaders[index + 1]!, 'latin1')]);
+  }
+  return {
+    status: res.statusCode ?? 502,
+    version: versionOf(res.httpVersion),
+    headers,
+    body: 0,
+    knownLength,
+    remoteAddress: res.socket.remoteAddress,
+    remotePort: res.socket.remotePort,
+  };
 }
 
 export function versionOf(text: string): HttpVersion {

@@ -3,13 +3,13 @@ import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { applyEdits } from '../host/headers.js';
 import type { AwaitedResponse, BodySegment, HeaderList, Notice, OutgoingBody, SendErrorTag, SyncCall, SyncReply, Waitable, WorkerToMain } from '../host/protocol.js';
-import { headerText, SendFailure, startBackendRequest } from './backend-client.js';
+import { headerText, SendFailure, startBackendRequest, type Upgraded } from './backend-client.js';
 import { InboundSource } from './inbound.js';
 import type { Logger } from './logger.js';
 import { OutboundBody, settleTrailerHeader } from './outbound.js';
 
 /** A backend's answer; `trailersFrom` is the response whose trailers follow when `stream` is its decoded body. */
-type Settled = AwaitedResponse & { stream?: Readable; trailersFrom?: IncomingMessage };
+type Settled = AwaitedResponse & { stream?: Readable; trailersFrom?: IncomingMessage; upgraded?: Upgraded };
 
 interface Pending {
   betweenBytesTimeoutMs: number;
@@ -20,9 +20,15 @@ interface Pending {
 
 type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
 
+/** A client's connection whose request asked to switch protocols; `joined` once a handoff joined it to a backend's. */
+export interface DownstreamUpgrade extends Upgraded {
+  joined: boolean;
+}
+
 /**
  * The main-thread side of one guest run: owns the sockets the guest's handles stand for and
- * answers the worker's calls. `respondTo` is the downstream response (absent for commands).
+ * answers the worker's calls. `respondTo` is the downstream response (absent for commands);
+ * `upgrade` is the client's connection when its request asked to switch protocols.
  */
 export class RequestHost {
   private readonly sources = new Map<number, InboundSource>();
@@ -43,6 +49,7 @@ export class RequestHost {
     private readonly respondTo: ServerResponse | undefined,
     private readonly reply: (message: SyncReply) => void,
     private readonly logger: Logger,
+    private readonly upgrade?: DownstreamUpgrade,
   ) {}
 
   addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream)): number {
@@ -189,7 +196,7 @@ export class RequestHost {
     else this.sinks.set(body.sink, target);
   }
 
-  private sendRequest(notice: Extract<Notice, { op: 'send-request' }>): void {
+  private sendRequest(notice: Extract<Notice, { op: 'send-request' }>, handoff = false): void {
     let exchange;
     try {
       exchange = startBackendRequest(notice.backend, notice.method, notice.uri, notice.head, fixedLength(notice.body), notice.body.trailers);
@@ -208,6 +215,8 @@ export class RequestHost {
         const result = notice.decompressGzip ? gunzipped(answer) : answer;
         pending.result = result;
         if ('err' in result) this.logger.error(`${this.id}: backend ${notice.backend.name}: ${result.message}`);
+        // Only a handoff joins a connection that switched protocols to the client's; a guest sees a 101 with no body.
+        if (!handoff) result.upgraded?.socket.destroy();
         // Unread bodies must not flow (and be lost) before the guest asks for them.
         result.stream?.pause();
         this.changed();
@@ -226,7 +235,7 @@ export class RequestHost {
   }
 
   /** `send-downstream-pending`: the backend's response (or an error response in its place) goes downstream when it comes. */
-  private respondPending(notice: Extract<Notice, { op: 'respond-pending' }>): void {
+  private respondPending(notice: Extract<Notice, { op: 'respond-pending' }>, handoff = false): void {
     const pending = this.pendings.get(notice.pending);
     // Out of the table, so the guest finishing does not abort what is still on its way.
     this.pendings.delete(notice.pending);
@@ -234,7 +243,11 @@ export class RequestHost {
     if (!pending) return;
     void pending.settled.then((settled) => {
       const res = this.respondTo;
-      if (!res || res.destroyed) return settled.stream?.destroy();
+      if (!res || res.destroyed) {
+        settled.stream?.destroy();
+        settled.upgraded?.socket.destroy();
+        return;
+      }
       if ('err' in settled) {
         this.status = errorStatus(settled.err);
         res.writeHead(this.status, settleTrailerHeader(flatten(applyEdits([], notice.errorEdits)), chunksUnframed(res, this.status), undefined));
@@ -242,6 +255,7 @@ export class RequestHost {
         return;
       }
       const { ok } = settled;
+      if (handoff && settled.upgraded) return this.switchProtocols(res, ok.headers, settled.upgraded);
       const headers = applyEdits(ok.headers, notice.responseEdits).filter(([name]) => name !== 'content-length' && name !== 'transfer-encoding');
       if (ok.knownLength !== undefined) headers.push(['content-length', Buffer.from(String(ok.knownLength))]);
       this.status = ok.status;
@@ -255,12 +269,41 @@ export class RequestHost {
 
   /**
    * `redirect-to-websocket-proxy`, as Viceroy's backend handoff: the request goes to the backend
-   * and its response, whatever it is, is the downstream response.
+   * and its response, whatever it is, is the downstream response; when that is a 101, the two
+   * connections are joined.
    */
   private handoff(notice: Extract<Notice, { op: 'handoff' }>): void {
     const pending = this.nextHandoff--;
-    this.sendRequest({ op: 'send-request', pending, method: notice.method, uri: notice.uri, head: notice.head, backend: notice.backend, body: notice.body, decompressGzip: false });
-    this.respondPending({ op: 'respond-pending', pending, responseEdits: [], errorEdits: [] });
+    this.sendRequest({ op: 'send-request', pending, method: notice.method, uri: notice.uri, head: notice.head, backend: notice.backend, body: notice.body, decompressGzip: false }, true);
+    this.respondPending({ op: 'respond-pending', pending, responseEdits: [], errorEdits: [] }, true);
+  }
+
+  /** The backend's 101 goes down, then bytes flow both ways until either side closes, which closes the other. */
+  private switchProtocols(res: ServerResponse, headers: HeaderList, upstream: Upgraded): void {
+    const downstream = this.upgrade;
+    if (!downstream) {
+      upstream.socket.destroy();
+      this.logger.error(`${this.id}: the backend switched protocols, but the client did not ask to upgrade`);
+      this.status = 502;
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end('The backend switched protocols, but the client did not ask to upgrade.\n');
+      return;
+    }
+    this.status = 101;
+    downstream.joined = true;
+    res.writeHead(101, settleTrailerHeader(flatten(headers), false, undefined));
+    res.end();
+    // Bytes either side sent right after its head were read with it.
+    if (downstream.head.length > 0) upstream.socket.write(downstream.head);
+    if (upstream.head.length > 0) downstream.socket.write(upstream.head);
+    upstream.socket.pipe(downstream.socket);
+    downstream.socket.pipe(upstream.socket);
+    const closeBoth = () => {
+      upstream.socket.destroy();
+      downstream.socket.destroy();
+    };
+    upstream.socket.once('close', closeBoth);
+    downstream.socket.once('close', closeBoth);
   }
 
   /** `redirect-to-grip-proxy`: Viceroy answers this when it runs without Pushpin, as the dev server always does. */

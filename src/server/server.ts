@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
 import { versionOf } from './backend-client.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
-import { RequestHost } from './request-host.js';
+import { RequestHost, type DownstreamUpgrade } from './request-host.js';
 
 export interface DevServerOptions {
   artifacts: GuestArtifacts;
@@ -95,7 +96,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   let pool = new WorkerPool(options.artifacts, config, options.maxWorkers);
   await pool.warm();
 
-  const server = http.createServer((req, res) => {
+  const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
     const id = requestId();
     const current = { pool, config };
@@ -105,7 +106,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     });
     current.pool
       .run((reply) => {
-        const host = new RequestHost(id, res, reply, logger);
+        const host = new RequestHost(id, res, reply, logger, upgrade);
         const { request, transfer } = downstreamOf(req, id, host.addSource(req));
         return { host, message: { kind: 'run', request, env: guestEnvironment(current.config, id) }, transfer: [transfer] };
       })
@@ -114,6 +115,25 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
       });
+  };
+  const server = http.createServer((req, res) => serve(req, res));
+  /** Connections past an upgrade, which Node no longer closes as HTTP ones. */
+  const switched = new Set<Duplex>();
+  // A request to switch protocols runs the guest like any other. Its connection stays open only
+  // when a handoff joined it to a backend that switched (a 101); otherwise it ends with the response.
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    switched.add(socket);
+    socket.on('close', () => switched.delete(socket));
+    // Node hands the socket over without an error listener of its own.
+    socket.on('error', () => socket.destroy());
+    const res = new http.ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    const upgrade = { socket, head, joined: false };
+    res.on('finish', () => {
+      if (!upgrade.joined) socket.end();
+    });
+    serve(req, res, upgrade);
   });
   server.on('clientError', (_err, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
@@ -135,6 +155,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     },
     async close() {
       server.closeAllConnections();
+      for (const socket of switched) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pool.close();
     },

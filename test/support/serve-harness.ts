@@ -84,6 +84,20 @@ data = "s3cret"
   return path;
 }
 
+/** A GET the way a client that reads trailers sees the answer. */
+export function getWithTrailers(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string; trailers: NodeJS.Dict<string> }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text, trailers: res.trailers }));
+      })
+      .on('error', reject);
+  });
+}
+
 /** Streams a GET and times the first byte and the end from when the request started. */
 export function timedGet(url: string): Promise<{ status: number; first: number; end: number; chunks: string[] }> {
   return new Promise((resolve, reject) => {
