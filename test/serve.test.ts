@@ -143,6 +143,8 @@ describe('witshim serve with a component', () => {
         finished.push(tag);
         return res.status;
       });
+    // Start the workers first: on a busy machine, starting 20 cold ones can outlast the slow backend.
+    await Promise.all(Array.from({ length: 20 }, () => fetch(`${serve.url}/hello`).then((res) => res.text())));
     const slow = Array.from({ length: 10 }, () => request('/proxy?path=/slow', 'slow'));
     await new Promise((resolve) => setTimeout(resolve, 300));
     const fast = Array.from({ length: 10 }, () => request('/hello', 'fast'));
