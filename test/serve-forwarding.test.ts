@@ -344,27 +344,26 @@ describe('client certificates', () => {
   });
   const head = { headers: [], version: 'http11' as const, manualFraming: false };
 
-  it('presents the certificate and key to a backend that requires one', async () => {
-    const clientCert = { cert: readFileSync(join(tls, 'client.crt'), 'utf8'), key: readFileSync(join(tls, 'client.key'), 'utf8') };
-    const exchange = startBackendRequest({ ...spec(), clientCert }, 'GET', '/', head, 0);
+  /** A GET to the backend and its whole body as text. */
+  async function getText(backend: Parameters<typeof startBackendRequest>[0]): Promise<string> {
+    const exchange = startBackendRequest(backend, 'GET', '/', head, 0);
     exchange.request.end();
     const result = await exchange.response;
     if (!('ok' in result)) throw new Error(result.message);
     const chunks: Buffer[] = [];
     for await (const chunk of result.stream!) chunks.push(chunk as Buffer);
-    expect(Buffer.concat(chunks).toString()).toBe('client witshim test client');
+    return Buffer.concat(chunks).toString();
+  }
+
+  it('presents the certificate and key to a backend that requires one', async () => {
+    const clientCert = { cert: readFileSync(join(tls, 'client.crt'), 'utf8'), key: readFileSync(join(tls, 'client.key'), 'utf8') };
+    expect(await getText({ ...spec(), clientCert })).toBe('client witshim test client');
   });
 
   it("presents a static backend's fastly.toml client_certificate", async () => {
     const toml = `[local_server.backends.mtls]\nurl = "${spec().url}"\nca_certificate = '''\n${spec().caCertificate}'''\nclient_certificate = { certificate_file = "client.crt", key_file = "client.key" }\n`;
     const { mtls } = parseFastlyToml(toml, join(tls, 'fastly.toml'), () => {}).backends;
-    const exchange = startBackendRequest(mtls!, 'GET', '/', head, 0);
-    exchange.request.end();
-    const result = await exchange.response;
-    if (!('ok' in result)) throw new Error(result.message);
-    const chunks: Buffer[] = [];
-    for await (const chunk of result.stream!) chunks.push(chunk as Buffer);
-    expect(Buffer.concat(chunks).toString()).toBe('client witshim test client');
+    expect(await getText(mtls!)).toBe('client witshim test client');
   });
 
   it('without one the backend refuses the handshake', async () => {

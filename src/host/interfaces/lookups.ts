@@ -1,40 +1,49 @@
 import { checkOpenName, failOpen, fitBytes, fitString } from '../errors.js';
 import type { Session } from '../session.js';
 
-/** `dictionary` and `config-store`: string maps from `[local_server]`. */
-export function dictionary(session: Session): Record<string, unknown> {
-  class Dictionary {
-    private constructor(private readonly entries: Record<string, string>) {}
+/**
+ * A string map from `[local_server]` opened by name: `dictionary` and `config-store` read the
+ * same two tables (each preferring its own), as Fastly's tooling lets either API open either.
+ */
+function stringMap(tables: () => Array<Record<string, Record<string, string>>>) {
+  return class StringMap {
+    protected constructor(private readonly entries: Record<string, string>) {}
 
-    static open(name: string): Dictionary {
+    static find(name: string): Record<string, string> {
       checkOpenName(name);
-      const entries = session.config.dictionaries[name] ?? session.config.configStores[name];
+      const entries = tables().map((table) => table[name]).find((found) => found !== undefined);
       if (!entries) failOpen('not-found');
-      return new Dictionary(entries);
+      return entries;
+    }
+
+    protected value(key: string, maxLen: bigint): string | undefined {
+      const value = this.entries[key];
+      return value === undefined ? undefined : fitString(value, maxLen);
+    }
+  };
+}
+
+export function dictionary(session: Session): Record<string, unknown> {
+  class Dictionary extends stringMap(() => [session.config.dictionaries, session.config.configStores]) {
+    static open(name: string): Dictionary {
+      return new Dictionary(Dictionary.find(name));
     }
 
     lookup(key: string, maxLen: bigint): string | undefined {
-      const value = this.entries[key];
-      return value === undefined ? undefined : fitString(value, maxLen);
+      return this.value(key, maxLen);
     }
   }
   return { Dictionary };
 }
 
 export function configStore(session: Session): Record<string, unknown> {
-  class Store {
-    private constructor(private readonly entries: Record<string, string>) {}
-
+  class Store extends stringMap(() => [session.config.configStores, session.config.dictionaries]) {
     static open(name: string): Store {
-      checkOpenName(name);
-      const entries = session.config.configStores[name] ?? session.config.dictionaries[name];
-      if (!entries) failOpen('not-found');
-      return new Store(entries);
+      return new Store(Store.find(name));
     }
 
     get(key: string, maxLen: bigint): string | undefined {
-      const value = this.entries[key];
-      return value === undefined ? undefined : fitString(value, maxLen);
+      return this.value(key, maxLen);
     }
   }
   return { Store };
