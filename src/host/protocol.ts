@@ -6,6 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { BackendSpec, HostConfig } from './config.js';
+import type { ServiceCall, ServiceReply } from './services/protocol.js';
 
 export type HeaderList = Array<[name: string, value: Uint8Array]>;
 
@@ -75,8 +76,12 @@ export type SendErrorTag =
 
 export type AwaitedResponse = { ok: BackendResponse } | { err: SendErrorTag; message: string };
 
-/** `until`: ready once `Date.now()` reaches it (a pending downstream request that never gets one). */
-export type Waitable = { source: number } | { pending: number } | { until: number };
+/**
+ * `until`: ready once `Date.now()` reaches it (a pending downstream request that never gets one);
+ * `service`: a key a server-wide service handed out (a cache entry waiting on a transaction, a KV
+ * operation), ready when that service says so.
+ */
+export type Waitable = { source: number } | { pending: number } | { until: number } | { service: string };
 
 /** A header change the guest asked for on a pending response, applied when it arrives. */
 export type HeaderEdit = { op: 'insert' | 'append'; name: string; value: Uint8Array } | { op: 'remove'; name: string };
@@ -85,12 +90,15 @@ export type HeaderEdit = { op: 'insert' | 'append'; name: string; value: Uint8Ar
 export type SyncCall =
   | { op: 'read'; source: number; max: number }
   | { op: 'wait'; items: Waitable[]; timeoutMs: number | null }
-  | { op: 'await-response'; pending: number };
+  | { op: 'await-response'; pending: number }
+  /** A method of a server-wide service (`src/host/services/protocol.ts`). */
+  | { op: 'service'; call: ServiceCall };
 
 export type SyncReply =
   | { op: 'read'; bytes?: Uint8Array; end?: boolean; error?: string; trailers?: HeaderList }
   | { op: 'wait'; index: number | null }
-  | { op: 'await-response'; result: AwaitedResponse };
+  | { op: 'await-response'; result: AwaitedResponse }
+  | ServiceReply;
 
 /** Notices the worker sends without waiting; they are handled in order with the calls. */
 export type Notice =
@@ -110,7 +118,9 @@ export type Notice =
   | { op: 'drop-source'; source: number }
   | { op: 'drop-pending'; pending: number }
   | { op: 'output'; stream: 'stdout' | 'stderr'; line: string }
-  | { op: 'log'; endpoint: string; line: string };
+  | { op: 'log'; endpoint: string; line: string }
+  /** A service method whose result the worker does not need (dropping a handle, say). */
+  | { op: 'service-notice'; call: ServiceCall };
 
 export type WorkerToMain =
   | ({ kind: 'call' } & SyncCall)

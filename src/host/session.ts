@@ -1,7 +1,9 @@
 import type { MainChannel } from './channel.js';
 import type { BackendSpec, HostConfig } from './config.js';
 import type { Pollable, Waiter } from './pollable.js';
+import { HostError } from './errors.js';
 import type { DownstreamRequest, Waitable } from './protocol.js';
+import type { ServiceArgs, ServiceMethodName, ServiceResult } from './services/protocol.js';
 
 /** Everything one guest instance's host objects share: the request being served and its line out. */
 export class Session implements Waiter {
@@ -42,6 +44,22 @@ export class Session implements Waiter {
 
   wait(items: Waitable[], timeoutMs: number | null): number | null {
     return this.channel.call({ op: 'wait', items, timeoutMs }).index;
+  }
+
+  /**
+   * Calls a method of a server-wide service and blocks until it answers; its failure is thrown
+   * as the guest's WIT error, a host failure as a trap.
+   */
+  service<M extends ServiceMethodName>(method: M, args: ServiceArgs<M>): ServiceResult<M> {
+    const reply = this.channel.call({ op: 'service', call: { method, args } as never });
+    if ('failure' in reply) throw new HostError(reply.failure.payload);
+    if ('crash' in reply) throw new Error(`host service ${method} failed: ${reply.crash}`);
+    return reply.result as ServiceResult<M>;
+  }
+
+  /** Calls a service method without waiting for it (its result and failures are dropped). */
+  serviceNotice<M extends ServiceMethodName>(method: M, args: ServiceArgs<M>): void {
+    this.channel.notify({ op: 'service-notice', call: { method, args } as never });
   }
 
   allocatePending(): number {

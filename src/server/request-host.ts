@@ -7,6 +7,7 @@ import { headerText, SendFailure, startBackendRequest, type Upgraded } from './b
 import { InboundSource } from './inbound.js';
 import type { Logger } from './logger.js';
 import { OutboundBody, settleTrailerHeader } from './outbound.js';
+import { ServiceError, type BodySink, type ServiceContext, type Services, type UntypedServiceCall } from './services/index.js';
 
 /** A backend's answer; `trailersFrom` is the response whose trailers follow when `stream` is its decoded body. */
 type Settled = AwaitedResponse & { stream?: Readable; trailersFrom?: IncomingMessage; upgraded?: Upgraded };
@@ -32,7 +33,7 @@ export interface DownstreamUpgrade extends Upgraded {
  */
 export class RequestHost {
   private readonly sources = new Map<number, InboundSource>();
-  private readonly sinks = new Map<number, OutboundBody>();
+  private readonly sinks = new Map<number, BodySink>();
   private readonly pendings = new Map<number, Pending>();
   private listeners: Array<() => void> = [];
   private nextSource = 1;
@@ -50,7 +51,18 @@ export class RequestHost {
     private readonly reply: (message: SyncReply) => void,
     private readonly logger: Logger,
     private readonly upgrade?: DownstreamUpgrade,
-  ) {}
+    /** The server-wide stores; without them every service call fails as `unsupported`. */
+    private readonly services?: Services,
+  ) {
+    this.serviceContext = {
+      requestId: id,
+      addSource: (stream) => this.addSource(stream),
+      addSink: (sink, target) => void this.sinks.set(sink, target),
+    };
+  }
+
+  /** What service handlers may ask of this request. */
+  private readonly serviceContext: ServiceContext;
 
   addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream)): number {
     const id = this.nextSource++;
@@ -84,7 +96,7 @@ export class RequestHost {
       this.reply(await this.compute(call));
     } catch (err) {
       this.logger.error(`${this.id}: host error answering ${call.op}: ${err instanceof Error ? err.stack : String(err)}`);
-      this.reply(call.op === 'read' ? { op: 'read', error: String(err) } : call.op === 'wait' ? { op: 'wait', index: 0 } : { op: 'await-response', result: { err: 'internal-error', message: String(err) } });
+      this.reply(failedReply(call, err));
     }
   }
 
@@ -113,12 +125,22 @@ export class RequestHost {
         }
         return { op: 'await-response', result };
       }
+      case 'service': {
+        if (!this.services) return { op: 'service', failure: { payload: { tag: 'unsupported' } } };
+        try {
+          return { op: 'service', result: await this.services.call(call.call, this.serviceContext) };
+        } catch (err) {
+          if (err instanceof ServiceError) return { op: 'service', failure: { payload: err.payload } };
+          throw err;
+        }
+      }
     }
   }
 
   private isReady(item: Waitable): boolean {
     if ('source' in item) return this.sources.get(item.source)?.ready() ?? true;
     if ('until' in item) return Date.now() >= item.until;
+    if ('service' in item) return this.services?.isReady(item.service) ?? true;
     return this.pendings.get(item.pending)?.result !== undefined;
   }
 
@@ -126,6 +148,7 @@ export class RequestHost {
     let expired = false;
     const timer = timeoutMs === null ? undefined : setTimeout(() => ((expired = true), this.changed()), timeoutMs);
     const deadlines = items.flatMap((item) => ('until' in item ? [setTimeout(() => this.changed(), Math.max(0, item.until - Date.now()))] : []));
+    const unwatch = items.some((item) => 'service' in item) ? this.services?.onChange(() => this.changed()) : undefined;
     try {
       for (;;) {
         const index = items.findIndex((item) => this.isReady(item));
@@ -136,6 +159,7 @@ export class RequestHost {
     } finally {
       clearTimeout(timer);
       deadlines.forEach(clearTimeout);
+      unwatch?.();
     }
   }
 
@@ -179,7 +203,22 @@ export class RequestHost {
         return this.logger.guestOutput(this.id, notice.stream, notice.line);
       case 'log':
         return this.logger.endpoint(notice.endpoint, notice.line);
+      case 'service-notice':
+        return this.serviceNotice(notice.call);
     }
+  }
+
+  private serviceNotice(call: UntypedServiceCall): void {
+    try {
+      const result = this.services?.call(call, this.serviceContext);
+      if (result instanceof Promise) result.catch((err: unknown) => this.serviceNoticeFailed(call.method, err));
+    } catch (err) {
+      this.serviceNoticeFailed(call.method, err);
+    }
+  }
+
+  private serviceNoticeFailed(method: string, err: unknown): void {
+    if (!(err instanceof ServiceError)) this.logger.error(`${this.id}: host error in ${method}: ${err instanceof Error ? err.stack : String(err)}`);
   }
 
   /** Fills `target` with the body's pieces; streaming bodies stay open for later writes. */
@@ -338,6 +377,7 @@ export class RequestHost {
   private finish(message: Finished): void {
     for (const sink of this.sinks.values()) sink.abort();
     this.sinks.clear();
+    this.services?.endRequest(this.id);
     for (const pending of this.pendings.values()) pending.abort();
     this.pendings.clear();
     for (const source of this.sources.values()) source.destroy();
@@ -351,6 +391,20 @@ export class RequestHost {
       res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('The guest did not send a response.\n');
     }
+  }
+}
+
+/** The answer to a call whose computation failed on the host: the guest sees an error, never a hang. */
+function failedReply(call: SyncCall, err: unknown): SyncReply {
+  switch (call.op) {
+    case 'read':
+      return { op: 'read', error: String(err) };
+    case 'wait':
+      return { op: 'wait', index: 0 };
+    case 'await-response':
+      return { op: 'await-response', result: { err: 'internal-error', message: String(err) } };
+    case 'service':
+      return { op: 'service', crash: String(err) };
   }
 }
 

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { isDeepStrictEqual } from 'node:util';
 import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
 import { versionOf } from './backend-client.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
+import { Services } from './services/index.js';
 
 export interface DevServerOptions {
   artifacts: GuestArtifacts;
@@ -95,18 +97,20 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   let config = options.config;
   let pool = new WorkerPool(options.artifacts, config, options.maxWorkers);
   await pool.warm();
+  // Caches, KV stores and rate counters outlive requests and reloads of the same configuration.
+  let services = new Services(config);
 
   const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
     const id = requestId();
-    const current = { pool, config };
+    const current = { pool, config, services };
     res.on('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info(`${id} "${req.method} ${req.url}" ${res.headersSent ? res.statusCode : '-'} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (incomplete)'}`);
     });
     current.pool
       .run((reply) => {
-        const host = new RequestHost(id, res, reply, logger, upgrade);
+        const host = new RequestHost(id, res, reply, logger, upgrade, current.services);
         const { request, transfer } = downstreamOf(req, id, host.addSource(req));
         return { host, message: { kind: 'run', request, env: guestEnvironment(current.config, id) }, transfer: [transfer] };
       })
@@ -149,6 +153,12 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       await next.warm();
       const old = pool;
       pool = next;
+      if (!isDeepStrictEqual(config, newConfig)) {
+        // A changed fastly.toml starts the stores afresh (seeded from it); requests in flight keep the old ones.
+        const oldServices = services;
+        services = new Services(newConfig);
+        setTimeout(() => oldServices.close(), 30_000).unref();
+      }
       config = newConfig;
       // Let requests in flight on the old guest finish before stopping its workers.
       setTimeout(() => void old.close(), 30_000).unref();
@@ -158,6 +168,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       for (const socket of switched) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await pool.close();
+      services.close();
     },
   };
 }

@@ -1,0 +1,121 @@
+/**
+ * The server-wide stateful services, on the main thread: every worker's guests call into the
+ * same state, so a value one request stores is there for the next request on any worker.
+ * One `Services` lives as long as the server (a `--watch` reload keeps it unless the
+ * `fastly.toml` changed). Each service is a module with a handler for each of its methods
+ * (`src/host/services/*` declares them); the composed table must cover every method.
+ */
+import type { Readable } from 'node:stream';
+import type { HostConfig } from '../../host/config.js';
+import type { HeaderList } from '../../host/protocol.js';
+import type { ServiceArgs, ServiceCall, ServiceMethodName, ServiceResult } from '../../host/services/protocol.js';
+import type { InboundSource } from '../inbound.js';
+
+/** Where the worker's writes to a streaming body go (the same calls `OutboundBody` takes). */
+export interface BodySink {
+  bytes(bytes: Uint8Array): void;
+  /** The unread rest of a main-side stream follows what was written before. */
+  source(source: InboundSource): void;
+  end(trailers?: HeaderList): void;
+  abort(): void;
+}
+
+/** What a handler may ask of the request that called it. */
+export interface ServiceContext {
+  /** Held state (a transaction's insert obligation, say) is released when this request ends. */
+  readonly requestId: string;
+  /** Hands a main-side stream to the worker as a body source, read with the usual `read` calls. */
+  addSource(stream: Readable): number;
+  /** Routes the worker's writes to its streaming body `sink` (a number the worker chose) into `target`. */
+  addSink(sink: number, target: BodySink): void;
+}
+
+export type ServiceHandler<M extends ServiceMethodName> = (args: ServiceArgs<M>, ctx: ServiceContext) => ServiceResult<M> | Promise<ServiceResult<M>>;
+
+export type ServiceHandlers<Methods extends ServiceMethodName = ServiceMethodName> = { [M in Methods]: ServiceHandler<M> };
+
+/** Tells every waiting request that some service state changed, so it re-checks what it waits on. */
+export interface ServiceEvents {
+  changed(): void;
+}
+
+/** One service: its handlers, and optionally readiness of the waitables it hands out and per-request clean-up. */
+export interface ServiceModule<Methods extends ServiceMethodName = ServiceMethodName> {
+  handlers: ServiceHandlers<Methods>;
+  /** Whether the waitable `key` is ready; `undefined` when the key is not this service's. */
+  isReady?(key: string): boolean | undefined;
+  /** The request ended (finished, trapped or gone): release what it held. */
+  endRequest?(requestId: string): void;
+  /** The server is closing: stop timers. */
+  close?(): void;
+}
+
+/** A call as the dispatcher sees it: the method table is typed, the crossing is not. */
+export interface UntypedServiceCall {
+  method: string;
+  args: unknown;
+}
+
+/** A service's failure: `payload` is the WIT error value the guest's call returns. */
+export class ServiceError extends Error {
+  constructor(readonly payload: unknown) {
+    super(typeof payload === 'string' ? payload : JSON.stringify(payload));
+  }
+}
+
+export type ServiceFactory<Methods extends ServiceMethodName = ServiceMethodName> = (config: HostConfig, events: ServiceEvents) => ServiceModule<Methods>;
+
+/** Every service the server provides; each adds itself here. */
+const factories = [] as const;
+
+type MethodsOf<F> = F extends ServiceFactory<infer Methods> ? Methods : never;
+/** Fails to compile when a declared method has no handler in any service. */
+const everyMethodServed: [ServiceMethodName] extends [MethodsOf<(typeof factories)[number]>] ? true : never = true;
+void everyMethodServed;
+
+export class Services {
+  private readonly listeners = new Set<() => void>();
+  private readonly modules: ServiceModule[];
+  private readonly handlers: Partial<Record<ServiceMethodName, ServiceHandler<ServiceMethodName>>> = {};
+
+  constructor(config: HostConfig) {
+    const events: ServiceEvents = { changed: () => this.changed() };
+    this.modules = (factories as readonly ServiceFactory<never>[]).map((factory) => factory(config, events) as unknown as ServiceModule);
+    for (const module of this.modules) Object.assign(this.handlers, module.handlers);
+  }
+
+  /** Runs a call; a `ServiceError` is the guest's error, anything else a host failure. */
+  call(call: ServiceCall | UntypedServiceCall, ctx: ServiceContext): unknown {
+    const handler = this.handlers[call.method as ServiceMethodName] as ((args: unknown, ctx: ServiceContext) => unknown) | undefined;
+    if (!handler) throw new Error(`no service provides ${call.method}`);
+    return handler(call.args, ctx);
+  }
+
+  isReady(key: string): boolean {
+    for (const module of this.modules) {
+      const ready = module.isReady?.(key);
+      if (ready !== undefined) return ready;
+    }
+    // A key no service knows stands for something already gone: waiting on it must not hang.
+    return true;
+  }
+
+  /** Calls `listener` on every change until the returned function is called. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  endRequest(requestId: string): void {
+    for (const module of this.modules) module.endRequest?.(requestId);
+  }
+
+  close(): void {
+    for (const module of this.modules) module.close?.();
+    this.listeners.clear();
+  }
+
+  private changed(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
