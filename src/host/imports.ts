@@ -1,12 +1,14 @@
 import { adapterHttpReq } from './interfaces/adapter-http-req.js';
 import { asyncIo } from './interfaces/async-io.js';
 import { backendInterface } from './interfaces/backend.js';
+import { erl } from './interfaces/erl.js';
 import { acl, geo } from './interfaces/geo-acl.js';
 import { httpBody } from './interfaces/http-body.js';
 import { httpDownstream } from './interfaces/http-downstream.js';
 import { httpReq } from './interfaces/http-req.js';
 import { httpResp } from './interfaces/http-resp.js';
 import { imageOptimizer } from './interfaces/image-optimizer.js';
+import { kvStore } from './interfaces/kv-store.js';
 import { log } from './interfaces/log.js';
 import { computeRuntime, configStore, deviceDetection, dictionary, secretStore } from './interfaces/lookups.js';
 import { notYetServed } from './interfaces/not-yet-served.js';
@@ -36,6 +38,8 @@ const served: Record<string, InterfaceFactory> = {
   'fastly:compute/security': security,
   'fastly:compute/shielding': shielding,
   'fastly:compute/image-optimizer': imageOptimizer,
+  'fastly:compute/kv-store': kvStore,
+  'fastly:compute/erl': erl,
   'fastly:compute/types': () => ({}),
   'fastly:compute/http-types': () => ({}),
   'fastly:adapter/adapter-http-req': adapterHttpReq,

@@ -1,4 +1,4 @@
-import { fail, failOpen } from '../errors.js';
+import { fail } from '../errors.js';
 
 /**
  * The stateful services (caches, KV stores, rate limiting, purging) the dev server does not
@@ -8,10 +8,6 @@ import { fail, failOpen } from '../errors.js';
  */
 function unsupported(): never {
   fail('unsupported');
-}
-
-function unsupportedOpen(): never {
-  failOpen('unsupported');
 }
 
 /** A resource only ever obtained through functions that fail, so it needs no methods. */
@@ -45,21 +41,6 @@ export const notYetServed: Record<string, Record<string, unknown>> = {
     closeEntry: unsupported,
     getSuggestedCacheKey: unsupported,
     isRequestCacheable: unsupported,
-  },
-  'fastly:compute/kv-store': {
-    Store: unreachableResource({ open: unsupportedOpen }),
-    Entry: unreachableResource(),
-    ExtraInsertOptions: OptionBag,
-    ExtraKvError: unreachableResource(),
-    ExtraListOptions: OptionBag,
-    awaitLookup: unsupported,
-    awaitInsert: unsupported,
-    awaitDelete: unsupported,
-    awaitList: unsupported,
-  },
-  'fastly:compute/erl': {
-    RateCounter: unreachableResource({ open: unsupportedOpen }),
-    PenaltyBox: unreachableResource({ open: unsupportedOpen }),
   },
   'fastly:compute/purge': {
     ExtraPurgeOptions: OptionBag,
