@@ -270,7 +270,10 @@ describe('--watch reloads', { timeout: 60_000 }, () => {
       expect((await call({ op: 'get', key: 'seeded' }, watched)).body).toBe('seed two');
       expect((await call({ op: 'pbhas', entry: 'kept' }, watched)).out).toBe('0');
     } finally {
+      // Regression: the pools reloads replaced used to hold the process open for their 30 s grace period.
+      const stopping = Date.now();
       await watched.stop();
+      expect(Date.now() - stopping).toBeLessThan(15_000);
     }
   });
 });

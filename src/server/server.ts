@@ -11,6 +11,9 @@ import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
 import { Services } from './services/index.js';
 
+/** How long requests in flight keep the guest and stores a reload replaced. */
+const RELOAD_GRACE_MS = 30_000;
+
 export interface DevServerOptions {
   artifacts: GuestArtifacts;
   config: HostConfig;
@@ -144,6 +147,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
+  /** Stops for what reloads replaced, each run once: after a grace period, or at close. */
+  const retiring = new Set<() => Promise<void>>();
+  const retire = (close: () => void | Promise<void>) => {
+    let done: Promise<void> | undefined;
+    const stop = () => (done ??= (retiring.delete(stop), Promise.resolve(close())));
+    retiring.add(stop);
+    setTimeout(() => void stop(), RELOAD_GRACE_MS).unref();
+  };
   const address = server.address() as AddressInfo;
   const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
@@ -157,16 +168,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         // A changed fastly.toml starts the stores afresh (seeded from it); requests in flight keep the old ones.
         const oldServices = services;
         services = new Services(newConfig);
-        setTimeout(() => oldServices.close(), 30_000).unref();
+        retire(() => oldServices.close());
       }
       config = newConfig;
       // Let requests in flight on the old guest finish before stopping its workers.
-      setTimeout(() => void old.close(), 30_000).unref();
+      retire(() => old.close());
     },
     async close() {
       server.closeAllConnections();
       for (const socket of switched) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // What reloads replaced goes now too: its workers would otherwise hold the process open until their grace period ends.
+      await Promise.all([...retiring].map((stop) => stop()));
       await pool.close();
       services.close();
     },
