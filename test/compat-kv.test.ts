@@ -113,6 +113,13 @@ describe('KV store under witshim serve', { timeout: 30_000 }, () => {
     expect(await get('modes')).toMatchObject({ body: 'fresh', meta: 'm1' });
   });
 
+  it('stores a request body streamed in from the client (a main-side source read whole)', async () => {
+    const value = Buffer.alloc(300_000, 'abcdefghij');
+    const res = await fetch(`${serve.url}/?op=put&key=uploaded&from=request`, { method: 'POST', body: value });
+    expect(await res.text()).toContain(`kverr ${KV.ok}`);
+    expect((await get('uploaded')).body).toBe(value.toString());
+  });
+
   it('if-generation-match: a stale generation is a precondition failure, the current one writes', async () => {
     await put('gen', 'v1');
     const first = (await get('gen')).gen!;
