@@ -10,6 +10,7 @@ import { Session } from '../src/host/session.js';
 import { checkRate, PenaltyBoxes, RateCounters } from '../src/server/services/erl.js';
 import { ServiceError, Services, type ServiceContext } from '../src/server/services/index.js';
 import { KvStores } from '../src/server/services/kv.js';
+import { loadWit } from '../src/wit/load.js';
 import { payload } from './support/host-error.js';
 
 const enc = new TextEncoder();
@@ -352,5 +353,35 @@ describe('erl interface (worker side, through Services)', () => {
     expect(payload(() => counter.checkRate('ip', 1, 1, 10, counter, 60))).toEqual({ tag: 'invalid-argument' });
     box.add('other', 120);
     expect(box.has('other')).toBe(true);
+  });
+});
+
+describe('the served interfaces cover the WIT', () => {
+  const camel = (kebab: string) => kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  const pascal = (kebab: string) => camel(kebab).replace(/^./, (c) => c.toUpperCase());
+
+  it.each([
+    ['kv-store', kvStore],
+    ['erl', erl],
+  ] as const)('%s: every function, method and static the WIT declares (jco names)', (name, factory) => {
+    const wit = loadWit().interfaces.get(`fastly:compute/${name}@0.1.0`)!;
+    const served = factory(servedSession(emptyHostConfig())) as Record<string, unknown>;
+    expect(wit.functions.size).toBe(name === 'erl' ? 10 : 16);
+    const missing: string[] = [];
+    for (const fn of wit.functions.values()) {
+      const plain = fn.name.replace(/^\[\w+\][\w-]+\./, '');
+      const resource = fn.resource && (served[pascal(fn.resource.name)] as (new () => object) | undefined);
+      const found =
+        fn.kind === 'freestanding'
+          ? typeof served[camel(fn.name)] === 'function'
+          : fn.kind === 'static'
+            ? typeof (resource as unknown as Record<string, unknown> | undefined)?.[camel(plain)] === 'function'
+            : fn.kind === 'method'
+              ? typeof resource?.prototype[camel(plain) as keyof object] === 'function'
+              : typeof resource === 'function';
+      if (!found) missing.push(fn.name);
+    }
+    expect(missing).toEqual([]);
+    for (const type of wit.types.values()) if (type.kind === 'resource') expect(typeof served[pascal(type.name)], type.name).toBe('function');
   });
 });
