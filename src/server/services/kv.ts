@@ -33,9 +33,11 @@ interface StoredValue {
 /**
  * Generation markers are unique across every store of the process (the platform's are opaque
  * u64s that change on each write), so a marker read before a `--watch` reload that reseeded the
- * stores can never match a fresh entry by accident.
+ * stores can never match a fresh entry by accident. They start from the time in microseconds,
+ * so a small number a guest made up (or one from an earlier run) matches nothing, and stay below
+ * 2^53, so js-compute's `gen` option (a JS number) carries them exactly.
  */
-let lastGeneration = 0n;
+let lastGeneration = BigInt(Date.now()) * 1000n;
 const nextGeneration = () => ++lastGeneration;
 
 const kvError = (tag: KvErrorCase) => new ServiceError({ tag });
