@@ -122,6 +122,7 @@ describe('KV stores (main side)', () => {
     // The last page has no cursor.
     expect(page({ prefix: 'key', limit: 1, cursor: cursor2 })).toBe('{"data":["key3"],"meta":{"limit":1,"prefix":"key"}}');
     expect(page({ prefix: 'zzz' })).toBe('{"data":[],"meta":{"limit":1000,"prefix":"zzz"}}');
+    expect(page({ prefix: 'key', limit: 0 })).toBe('{"data":["key1","key2","key3"],"meta":{"limit":1000,"prefix":"key"}}');
     expect(serviceError(() => stores.list({ store: 'files', cursor: '!!not base64!!' }))).toEqual({ tag: 'bad-request' });
   });
 

@@ -118,7 +118,8 @@ export class KvStores {
       if (decoded.toString('base64').replace(/=+$/, '') !== args.cursor.replace(/=+$/, '')) throw kvError('bad-request');
       after = decoded.toString('utf8');
     }
-    const limit = args.limit ?? KV_DEFAULT_LIST_LIMIT;
+    // A zero limit could only page forever without advancing; it is taken as no limit given.
+    const limit = args.limit || KV_DEFAULT_LIST_LIMIT;
     const prefix = args.prefix;
     const keys: string[] = [];
     for (const key of store.keys()) {
