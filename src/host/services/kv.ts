@@ -71,6 +71,11 @@ const FORBIDDEN_KEY_CHARS = /[#;?^|\r\n]/;
 
 const encoder = new TextEncoder();
 
+/** Whether `text` takes more than `limit` bytes in UTF-8 (a UTF-16 code unit never takes more than 3, which spares encoding short strings). */
+export function utf8Over(text: string, limit: number): boolean {
+  return text.length * 3 > limit && encoder.encode(text).length > limit;
+}
+
 /**
  * Why `key` is not a valid KV key, or undefined when it is. The rules are Fastly's documented
  * ones: 1–1024 UTF-8 bytes; not `.` or `..` (keys double as URL path segments in the API); not
@@ -78,9 +83,8 @@ const encoder = new TextEncoder();
  * is a control character or space (U+0000–U+0020) or a non-character (U+FFFE, U+FFFF).
  */
 export function kvKeyProblem(key: string): string | undefined {
-  const bytes = encoder.encode(key).length;
-  if (bytes === 0) return 'a key cannot be empty';
-  if (bytes > KV_MAX_KEY_BYTES) return `a key is at most ${KV_MAX_KEY_BYTES} bytes`;
+  if (key.length === 0) return 'a key cannot be empty';
+  if (utf8Over(key, KV_MAX_KEY_BYTES)) return `a key is at most ${KV_MAX_KEY_BYTES} bytes`;
   if (key === '.' || key === '..') return 'a key cannot be `.` or `..`';
   if (key.startsWith(KV_RESERVED_PREFIX)) return `a key cannot start with ${KV_RESERVED_PREFIX}`;
   if (FORBIDDEN_KEY_CHARS.test(key)) return 'a key cannot contain any of #;?^| CR LF';
@@ -93,7 +97,7 @@ export function kvKeyProblem(key: string): string | undefined {
 
 /** Why metadata is refused (it travels as an HTTP header value on the platform), or undefined. */
 export function kvMetadataProblem(metadata: string): string | undefined {
-  if (encoder.encode(metadata).length > KV_MAX_METADATA_BYTES) return `metadata is at most ${KV_MAX_METADATA_BYTES} bytes`;
+  if (utf8Over(metadata, KV_MAX_METADATA_BYTES)) return `metadata is at most ${KV_MAX_METADATA_BYTES} bytes`;
   if (/[\r\n]/.test(metadata)) return 'metadata cannot contain CR or LF';
   return undefined;
 }

@@ -10,6 +10,7 @@
  */
 import type { HostConfig } from '../../host/config.js';
 import type { ErlCheckRateArgs, ErlMethods } from '../../host/services/erl.js';
+import { utf8Over } from '../../host/services/kv.js';
 import type { Clock } from './kv.js';
 import { ServiceError, type ServiceFactory } from './index.js';
 
@@ -31,10 +32,9 @@ const SWEEP_EVERY = 4096;
 const U32_MAX = 0xffff_ffff;
 
 const invalid = () => new ServiceError({ tag: 'invalid-argument' });
-const utf8 = new TextEncoder();
 
 function checkEntry(entry: string): void {
-  if (utf8.encode(entry).length > ERL_MAX_ENTRY_BYTES) throw invalid();
+  if (utf8Over(entry, ERL_MAX_ENTRY_BYTES)) throw invalid();
 }
 
 /** Per-second counts of one entry: `counts[i]` belongs to second `seconds[i]` (i = second mod 60). */
