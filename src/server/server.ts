@@ -41,16 +41,18 @@ export function guestEnvironment(config: HostConfig, traceId: string): Record<st
   };
 }
 
+/** Bytes in a request id: 32 hex digits, as the platform's and Viceroy's (a 128-bit id). */
+const REQUEST_ID_BYTES = 16;
 /** Request ids come from a batch of random bytes: a `randomBytes` call per request showed in profiles. */
 let ids = Buffer.alloc(0);
 let idOffset = 0;
-function requestId(): string {
+export function requestId(): string {
   if (idOffset === ids.length) {
-    ids = randomBytes(8 * 256);
+    ids = randomBytes(REQUEST_ID_BYTES * 256);
     idOffset = 0;
   }
-  idOffset += 8;
-  return ids.toString('hex', idOffset - 8, idOffset);
+  idOffset += REQUEST_ID_BYTES;
+  return ids.toString('hex', idOffset - REQUEST_ID_BYTES, idOffset);
 }
 
 /**
