@@ -5,9 +5,21 @@ import type { Duplex } from 'node:stream';
 import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
 import { versionOf } from './backend-client.js';
+import { replayExtensionMethod, takeExtensionMethod } from './extension-methods.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
+
+/** A parse error from Node's HTTP server. */
+interface ClientError extends Error {
+  code?: string;
+  reason?: string;
+  rawPacket?: Buffer;
+  bytesParsed?: number;
+}
+
+/** What Node itself answers a client error with (its default `clientError` behaviour); others are 400. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
 
 export interface DevServerOptions {
   artifacts: GuestArtifacts;
@@ -118,7 +130,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         else res.destroy();
       });
   };
-  const server = http.createServer((req, res) => serve(req, res));
+  /** A request whose method Node's parser refused comes back through `replayExtensionMethod` and gets it back here. */
+  const restoreMethod = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const method = takeExtensionMethod(req);
+    if (method === undefined) return;
+    req.method = method;
+    res.shouldKeepAlive = false;
+  };
+  const server = http.createServer((req, res) => {
+    restoreMethod(req, res);
+    serve(req, res);
+  });
   /** Connections past an upgrade, which Node no longer closes as HTTP ones. */
   const switched = new Set<Duplex>();
   // A request to switch protocols runs the guest like any other. Its connection stays open only
@@ -130,6 +152,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     socket.on('error', () => socket.destroy());
     const res = new http.ServerResponse(req);
     res.assignSocket(socket as Socket);
+    restoreMethod(req, res);
     res.shouldKeepAlive = false;
     const upgrade = { socket, head, joined: false };
     res.on('finish', () => {
@@ -137,7 +160,30 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     });
     serve(req, res, upgrade);
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  /** Answers a request Node could not parse, as Node would without a handler, and says so in both logs. */
+  const refuse = (socket: Duplex, err: ClientError, reason: string) => {
+    const inFlight = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    // A reset connection has no one to answer; one with a response under way cannot take another.
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
+    const id = requestId();
+    logger.info(`${id} "- -" ${status} 0.0ms`);
+    logger.error(`${id}: malformed request from ${(socket as Socket).remoteAddress ?? 'unknown'}: ${reason}; answered ${status}`);
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  };
+  server.on('clientError', (err: ClientError, socket: Duplex) => {
+    const reason = `${err.code ?? 'error'}${err.reason ? ` (${err.reason})` : ''}`;
+    if (err.code !== 'HPE_INVALID_METHOD') return refuse(socket, err, reason);
+    replayExtensionMethod(server, err, socket as Socket).then(
+      (outcome) => {
+        if (!outcome.served) refuse(socket, err, `${reason}: ${outcome.reason}`);
+      },
+      (failure: Error) => refuse(socket, err, `${reason}: ${failure.message}`),
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
