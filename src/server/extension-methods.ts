@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import type http from 'node:http';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -22,6 +21,14 @@ const MAX_METHOD_LENGTH = 1024;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const METHOD = Symbol('witshim.extension-method');
+/** Marks a client socket whose connection was taken from Node's parser: its errors are no longer HTTP's. */
+const TAKEN = Symbol('witshim.taken-connection');
+type TakenSocket = Socket & { [TAKEN]?: boolean };
+
+/** Whether a `clientError` concerns a connection already replayed (answered through its replay). */
+export function isReplayed(socket: unknown): boolean {
+  return (socket as TakenSocket)[TAKEN] === true;
+}
 
 /** A client connection replayed to Node's HTTP server: bytes already read first, then the socket's. */
 class ReplayedConnection extends Duplex {
@@ -102,7 +109,7 @@ interface ParseError extends Error {
 
 /** The internals of Node's server-side socket that taking a connection back touches. */
 interface ServerSocket extends Socket {
-  parser?: { _consumed?: boolean; unconsume?: () => void } | null;
+  parser?: { _consumed?: boolean; unconsume?: () => void; remove?: () => void } | null;
   _httpMessage?: http.ServerResponse | null;
 }
 
@@ -118,12 +125,17 @@ export async function replayExtensionMethod(server: http.Server, error: ParseErr
   // The request starts after the previous line end (Node skips blank lines between requests).
   let start = Math.min(error.bytesParsed, raw.length);
   while (start > 0 && raw[start - 1] !== 0x0a) start--;
-  // Take the connection from the failed parser before more bytes reach it.
+  // Take the connection from the failed parser before more bytes reach it, and out of Node's
+  // list of connections to time out: that parser never completes a request, so its request
+  // timeout would otherwise answer 408 in the middle of this request's response.
   const parser = socket.parser;
   if (parser?._consumed) {
     parser.unconsume?.();
     parser._consumed = false;
   }
+  parser?.remove?.();
+  socket.parser = null;
+  (socket as TakenSocket)[TAKEN] = true;
   for (const event of ['data', 'end', 'pause', 'resume', 'timeout'] as const) socket.removeAllListeners(event);
   socket.pause();
   let bytes = raw.subarray(start);
@@ -137,12 +149,20 @@ export async function replayExtensionMethod(server: http.Server, error: ParseErr
   const method = space < 0 ? '' : bytes.toString('latin1', 0, space);
   if (!TOKEN.test(method) || method.length > MAX_METHOD_LENGTH) return { served: false, reason: 'the method is not an RFC 9110 token' };
   // Responses to requests pipelined before this one go out first.
-  while (socket._httpMessage && !socket.destroyed) await once(socket._httpMessage, 'finish');
+  while (socket._httpMessage && !socket.destroyed) await ended(socket._httpMessage);
   if (socket.destroyed) return { served: true };
   // Node armed its keep-alive timer for the previous request; this one takes as long as it takes.
   socket.setTimeout(0);
   server.emit('connection', new ReplayedConnection(socket, Buffer.concat([Buffer.from(PLACEHOLDER_METHOD), bytes.subarray(space)]), method));
   return { served: true };
+}
+
+/** A response finished, or its connection closed first. */
+function ended(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    res.once('finish', () => resolve());
+    res.once('close', () => resolve());
+  });
 }
 
 function nextChunk(socket: Socket): Promise<Buffer | undefined> {

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
 import { versionOf } from './backend-client.js';
-import { replayExtensionMethod, takeExtensionMethod } from './extension-methods.js';
+import { isReplayed, replayExtensionMethod, takeExtensionMethod } from './extension-methods.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
@@ -175,6 +175,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   };
   server.on('clientError', (err: ClientError, socket: Duplex) => {
+    if (isReplayed(socket)) return;
     const reason = `${err.code ?? 'error'}${err.reason ? ` (${err.reason})` : ''}`;
     if (err.code !== 'HPE_INVALID_METHOD') return refuse(socket, err, reason);
     replayExtensionMethod(server, err, socket as Socket).then(
