@@ -68,6 +68,19 @@ describe('legacy answers where the two ABIs differ', () => {
     expect(g.u32(nw)).toBe(9);
   });
 
+  it('trailer_value_get: an absent trailer is `inval`; trailers not yet read stay `again`', async () => {
+    const g = await Guest.create();
+    const answers: unknown[] = [{ ok: null }, { err: { tag: 'not-available-yet' } }, { ok: new TextEncoder().encode('t') }];
+    g.returns('http-body/get-trailer-value', () => answers.shift());
+    const [name, len] = g.bytes('x-t');
+    const buf = g.alloc(64);
+    const [nw] = outs(g, 1);
+    expect(g.call('fastly_http_body#trailer_value_get', 4, name, len, buf, 64, nw)).toBe(S.inval);
+    expect(g.call('fastly_http_body#trailer_value_get', 4, name, len, buf, 64, nw)).toBe(14);
+    expect(g.call('fastly_http_body#trailer_value_get', 4, name, len, buf, 64, nw)).toBe(S.ok);
+    expect(g.text(buf, g.u32(nw))).toBe('t');
+  });
+
   it.each([
     ['fastly_dictionary', 'dictionary/dictionary.open'],
     ['fastly_config_store', 'config-store/store.open'],
@@ -81,6 +94,17 @@ describe('legacy answers where the two ABIs differ', () => {
     expect(g.call(`${module}#open`, name, len, out)).toBe(S.ok);
     expect(g.u32(out)).toBe(6);
     expect(g.call(`${module}#open`, name, len, out)).toBe(S.inval);
+  });
+
+  it('upgrade_websocket: not available is `unsupported`; an unknown backend `inval`', async () => {
+    const g = await Guest.create();
+    const opened: unknown[] = [{ ok: 9 }, { err: 'not-found' }];
+    g.returns('backend/backend.open', () => opened.shift())
+      .on('backend/[resource-drop]backend', () => undefined)
+      .returns('http-req/upgrade-websocket', () => ({ err: { tag: 'generic-error' } }));
+    const [name, len] = g.bytes('origin');
+    expect(g.call('fastly_http_req#upgrade_websocket', name, len)).toBe(5);
+    expect(g.call('fastly_http_req#upgrade_websocket', name, len)).toBe(S.inval);
   });
 
   it('bot category kind: a category the host cannot name is `none`', async () => {

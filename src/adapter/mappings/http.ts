@@ -17,7 +17,7 @@ const explicitCalls = (names: string[]): Record<string, Mapping> =>
  * An absent fingerprint is a value the platform does not have (`none`), not a failure.
  */
 const ABSENT_AS_NONE = { errorAs: { 'generic-error': 'none' } } as const;
-/** A header that is not there was `inval` to legacy callers (the Rust SDK reads it as `None`). */
+/** A header (or trailer) that is not there was `inval` to legacy callers (the Rust SDK reads it as `None`). */
 const headerValueGet = (ref: string): Mapping => ({ call: ref, out: [{ noneStatus: 'inval' }, { buf: 'value', nwritten: 'nwritten_out' }] });
 
 const IP_OUT = [{ noneStatus: 'none' as const }, { ipInto: 'addr_octets_out', nwritten: 'num_bytes_out' }];
@@ -37,7 +37,7 @@ export const httpBody: Record<string, Mapping> = {
   abandon: 'async-io/[resource-drop]pollable',
   trailer_append: 'http-body/append-trailer',
   trailer_names_get: 'http-body/get-trailer-names',
-  trailer_value_get: 'http-body/get-trailer-value',
+  trailer_value_get: headerValueGet('http-body/get-trailer-value'),
   trailer_values_get: 'http-body/get-trailer-values',
   known_length: 'http-body/get-known-length',
 };
@@ -168,7 +168,8 @@ export const httpReq: Record<string, Mapping> = {
   pending_req_select_v2: selectPending('error_detail'),
   fastly_key_is_valid: { call: 'http-downstream/fastly-key-is-valid', args: [DOWNSTREAM] },
   auto_decompress_response_set: 'http-req/request.set-auto-decompress-response',
-  upgrade_websocket: { call: 'http-req/upgrade-websocket', args: [BACKEND('backend_name')] },
+  // Not available outside the platform: legacy hosts say `unsupported`, the component `generic-error`.
+  upgrade_websocket: { call: 'http-req/upgrade-websocket', args: [BACKEND('backend_name')], errorAs: { 'generic-error': 'unsupported' } },
   // The implicit-request forms hand off the downstream request.
   redirect_to_websocket_proxy: { call: 'http-req/request.redirect-to-websocket-proxy', args: [DOWNSTREAM, BACKEND('backend_name')] },
   redirect_to_grip_proxy: { call: 'http-req/request.redirect-to-grip-proxy', args: [DOWNSTREAM, BACKEND('backend_name')] },
