@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModuleInterface } from '../src/wasm/imports.js';
 import { coreSignature, findWitxFunction, loadWitxDir, lowerFunction } from '../src/witx/index.js';
@@ -20,6 +22,7 @@ const guest = join(here, 'fixtures/c/parity.wasm');
 
 let serve: ServeProcess;
 let port: number;
+let dist: string;
 const v4 = (path: string) => `http://127.0.0.1:${port}${path}`;
 const v6 = (path: string) => `http://[::1]:${port}${path}`;
 const text = async (url: string, init?: RequestInit) => (await fetch(url, init)).text();
@@ -52,7 +55,8 @@ as_name = "shortened"
 as_name = "four"
 `,
   );
-  serve = await startServe(await compileSources(), guest, ['-C', toml, '--addr', '[::]:0']);
+  dist = await compileSources();
+  serve = await startServe(dist, guest, ['-C', toml, '--addr', '[::]:0']);
   port = Number(new URL(serve.url).port);
 });
 
@@ -137,6 +141,15 @@ describe('request ids', { timeout: 20_000 }, () => {
     const id = /^id=0:([0-9a-f]{32})\n$/.exec(body)?.[1];
     expect(id, body).toBeDefined();
     await serve.waitForLine(new RegExp(`^${id} "GET /request-id" 200 `), 10_000);
+  });
+});
+
+describe('request ids under witshim run', { timeout: 60_000 }, () => {
+  it("a legacy module's _start gets a 32-hex-digit id too", async () => {
+    const launcher = join(dist, 'launch-main-parity.mjs');
+    writeFileSync(launcher, `import { main } from ${JSON.stringify(pathToFileURL(join(dist, 'cli/main.js')).href)};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    const { stdout } = await promisify(execFile)(process.execPath, [launcher, 'run', guest], { env: { ...process.env, WITSHIM_CACHE_DIR: join(tmpdir(), 'witshim-parity-run-cache') } });
+    expect(stdout).toMatch(/^request-id=0:[0-9a-f]{32}\n$/);
   });
 });
 
