@@ -96,6 +96,18 @@ describe('legacy answers where the two ABIs differ', () => {
     expect(g.call(`${module}#open`, name, len, out)).toBe(S.inval);
   });
 
+  it.each(['fastly_kv_store', 'fastly_object_store'])('%s#open: an unknown store is `inval`', async (module) => {
+    const g = await Guest.create();
+    const answers: unknown[] = [{ err: 'not-found' }, { ok: 8 }, { err: 'name-too-long' }];
+    g.returns('kv-store/store.open', () => answers.shift());
+    const [name, len] = g.bytes('missing');
+    const [out] = outs(g, 1);
+    expect(g.call(`${module}#open`, name, len, out)).toBe(S.inval);
+    expect(g.call(`${module}#open`, name, len, out)).toBe(S.ok);
+    expect(g.u32(out)).toBe(8);
+    expect(g.call(`${module}#open`, name, len, out)).toBe(S.inval);
+  });
+
   it('upgrade_websocket: not available is `unsupported`; an unknown backend `inval`', async () => {
     const g = await Guest.create();
     const opened: unknown[] = [{ ok: 9 }, { err: 'not-found' }];
