@@ -96,6 +96,29 @@ describe('geolocation', () => {
     expect(lookup(configure, '2001:db8::1')).toEqual({ city: 'Six' });
   });
 
+  it('normalizes IPv6 keys and lookups: compressed, expanded, upper case, dotted tail, IPv4-mapped', () => {
+    const configure = (config: HostConfig) => {
+      config.geolocation.addresses = {
+        '2001:0DB8:0000:0000:0000:0000:0000:0002': { city: 'Expanded' },
+        '2001:db8:0:0:1::3': { city: 'Shortened' },
+        '64:ff9b::198.51.100.1': { city: 'Dotted' },
+        '::ffff:192.0.2.9': { city: 'Mapped' },
+      };
+    };
+    expect(lookup(configure, '2001:db8::2')).toEqual({ city: 'Expanded' });
+    expect(lookup(configure, '2001:DB8::1:0:0:3')).toEqual({ city: 'Shortened' });
+    expect(lookup(configure, '64:ff9b::c633:6401')).toEqual({ city: 'Dotted' });
+    expect(lookup(configure, '192.0.2.9')).toEqual({ city: 'Mapped' });
+    // A guest's 16-byte IPv4-mapped address finds the IPv4 entry.
+    expect(JSON.parse(geo(session(configure)).lookup({ tag: 'ipv6', val: [0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0209] }, 1000n))).toEqual({ city: 'Mapped' });
+  });
+
+  it('parses addresses node:net accepts, and only those', () => {
+    expect(toIpAddress('fe80::1%eth0')).toEqual({ tag: 'ipv6', val: [0xfe80, 0, 0, 0, 0, 0, 0, 1] });
+    expect(toIpAddress('::')).toEqual({ tag: 'ipv6', val: [0, 0, 0, 0, 0, 0, 0, 0] });
+    for (const bad of ['1:2:3', '999.1.1.1', '2001:db8::1::2', '12345::', 'g::1', '1.2.3']) expect(toIpAddress(bad)).toBeUndefined();
+  });
+
   it('falls back to the default, else fails', () => {
     const withDefault = (config: HostConfig) => {
       config.geolocation = { addresses: { '192.0.2.1': { city: 'Four' } }, fallback: { city: 'Anywhere' } };

@@ -248,14 +248,14 @@ class CallGenerator {
   /** The mapping's `detail`, `okOnError` and `errorOut` forms, run before an error returns. */
   private topErrorForms(err: WType, errAddr: string): string[] {
     const lines: string[] = [];
-    const { detail, okOnError, errorOut } = this.top;
+    const { detail, okOnError, errorOut, errorAs } = this.top;
     if (detail) {
       if (err.kind !== 'record') throw new MappingError(`'detail' needs an error-with-detail error, got ${err.kind}`);
       const { addr, type } = this.detailStruct();
       lines.push(`(call ${this.imports.helper(...sendErrorDetailWriter(this.abi, this.wit, err, type))} ${errAddr} ${addr})`);
     }
     if (okOnError === true) lines.push(this.ret(`(i32.const ${Status.ok})`));
-    else if (okOnError || errorOut) {
+    else if (okOnError || errorOut || errorAs) {
       const cases = err.kind === 'variant' ? err.cases.map((c) => c.name) : err.kind === 'enum' ? err.cases : undefined;
       if (!cases) throw new MappingError(`error cases of a ${err.kind} cannot be matched`);
       const disc = load('i32', this.wit.layout(err).discSize ?? 1, errAddr, 0);
@@ -263,6 +263,11 @@ class CallGenerator {
         const i = cases.indexOf(name);
         if (i < 0) throw new MappingError(`okOnError: no error case ${name}`);
         lines.push(`(if (i32.eq ${disc} (i32.const ${i})) (then ${this.ret(`(i32.const ${Status.ok})`)}))`);
+      }
+      for (const [name, status] of Object.entries(errorAs ?? {})) {
+        const i = cases.indexOf(name);
+        if (i < 0) throw new MappingError(`errorAs: no error case ${name}`);
+        lines.push(`(if (i32.eq ${disc} (i32.const ${i})) (then ${this.ret(`(i32.const ${Status[status]})`)}))`);
       }
       if (errorOut) {
         const slot = this.outSlot(errorOut);

@@ -40,6 +40,12 @@ export interface CallMapping {
   errorOut?: string;
   /** WIT error cases (or all of them) after which the call succeeds with the `initially` values. */
   okOnError?: string[] | true;
+  /**
+   * WIT error cases that answer another legacy status than their usual one (status.ts), where
+   * the legacy hostcall reported the same condition differently (an absent value as `none`, an
+   * unknown dictionary as `badf`).
+   */
+  errorAs?: Readonly<Record<string, StatusName>>;
   /** Runs the call only once the pollable WITX param `handle` is ready; `done` gets 1, else 0. */
   whenReady?: { handle: string; done: string };
 }

@@ -20,6 +20,7 @@ export interface HostcallShape {
   inputs: Input[];
   /** Out-pointer params (not buffers) then the `expected` ok-value out-pointers. */
   outs: OutSlot[];
+  /** Output buffers (a `pointer` to bytes + its capacity), where list results land. */
   buffers: Buffer[];
 }
 
@@ -64,7 +65,8 @@ export function hostcallShape(abi: WitxAbi, fn: WitxFunction): HostcallShape {
       const nextIsLen = next && isUsize(abi, next.type);
       if (target.kind === 'builtin' && (target.name === 'u8' || target.name === 'char8') && nextIsLen) {
         const buffer = { name: param.name, ptr: lowered[0], cap: byName(next.name)[0] };
-        buffers.push(buffer);
+        // A `const_pointer` is the guest's bytes to read (IP octets): never where a result lands.
+        if (resolved.kind === 'pointer') buffers.push(buffer);
         inputs.push({ kind: 'buffer', name: param.name, buffer });
         i++;
       } else if (target.kind === 'record' && resolved.kind === 'pointer' && !param.name.endsWith('_out')) {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { consoleLogger } from '../server/logger.js';
 import { WorkerPool } from '../server/pool.js';
 import { RequestHost } from '../server/request-host.js';
-import { guestEnvironment } from '../server/server.js';
+import { guestEnvironment, requestId } from '../server/server.js';
 import { loadConfig, prepareApp } from './serve.js';
 
 interface RunFlags {
@@ -22,9 +22,11 @@ export function registerRun(program: Command): void {
       const passthrough = consoleLogger();
       passthrough.guestOutput = (_id, stream, text) => void (stream === 'stdout' ? process.stdout : process.stderr).write(text);
       try {
+        // A run has a request id like any request (32 hex digits): a legacy module's `_start` may ask for it.
+        const id = requestId();
         const { finished } = await pool.run((reply) => ({
-          host: new RequestHost('run', undefined, reply, passthrough),
-          message: { kind: 'command', args: [app, ...args], env: guestEnvironment(config, 'run') },
+          host: new RequestHost(id, undefined, reply, passthrough),
+          message: { kind: 'command', args: [app, ...args], env: guestEnvironment(config, id) },
         }));
         process.exitCode = finished.exitCode ?? (finished.outcome === 'ok' ? 0 : 1);
       } finally {

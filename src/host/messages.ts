@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import { fail, fitString } from './errors.js';
 import { Headers } from './headers.js';
 import type { DownstreamRequest, HttpVersion, MessageHead } from './protocol.js';
@@ -139,25 +140,36 @@ export class Response extends Message {
 
 export type IpAddress = { tag: 'ipv4'; val: number[] } | { tag: 'ipv6'; val: number[] };
 
-/** Converts a textual address (as node:net reports it) to the ABI's `ip-address`. */
+/**
+ * Converts a textual address (as node:net reports it, or as written in fastly.toml) to the ABI's
+ * `ip-address`: any IPv6 form (compressed, expanded, upper case, a zone, trailing dotted IPv4);
+ * an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how dual-stack sockets report IPv4 peers) is
+ * the IPv4 address.
+ */
 export function toIpAddress(address: string): IpAddress | undefined {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  const text = mapped ? mapped[1]! : address;
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) return { tag: 'ipv4', val: text.split('.').map(Number) };
-  const groups = parseIpv6(text);
-  return groups ? { tag: 'ipv6', val: groups } : undefined;
+  if (isIPv4(address)) return { tag: 'ipv4', val: address.split('.').map(Number) };
+  const groups = parseIpv6(address);
+  if (!groups) return undefined;
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return { tag: 'ipv4', val: [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff] };
+  }
+  return { tag: 'ipv6', val: groups };
 }
 
+/** The eight 16-bit groups of an IPv6 address in any textual form; node:net decides what is valid. */
 function parseIpv6(text: string): number[] | undefined {
   const withoutZone = text.split('%')[0]!;
-  const [head, tail, ...rest] = withoutZone.split('::');
-  if (rest.length > 0) return undefined;
+  if (!isIPv6(withoutZone)) return undefined;
+  // A trailing dotted IPv4 part stands for the last two groups.
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(withoutZone);
+  const hex = dotted
+    ? `${withoutZone.slice(0, dotted.index)}${((+dotted[1]! << 8) | +dotted[2]!).toString(16)}:${((+dotted[3]! << 8) | +dotted[4]!).toString(16)}`
+    : withoutZone;
+  const [head, tail] = hex.split('::');
   const parse = (part: string | undefined) => (part ? part.split(':').map((group) => parseInt(group, 16)) : []);
   const first = parse(head);
   const last = parse(tail);
-  if (tail === undefined && first.length !== 8) return undefined;
-  const groups = [...first, ...new Array<number>(8 - first.length - last.length).fill(0), ...last];
-  return groups.length === 8 && groups.every((group) => group >= 0 && group <= 0xffff) ? groups : undefined;
+  return [...first, ...new Array<number>(8 - first.length - last.length).fill(0), ...last];
 }
 
 export function formatIpAddress(address: IpAddress): string {

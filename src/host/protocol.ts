@@ -103,6 +103,7 @@ export type SyncReply =
 /** Notices the worker sends without waiting; they are handled in order with the calls. */
 export type Notice =
   | { op: 'send-request'; pending: number; method: string; uri: string; head: MessageHead; backend: BackendSpec; body: OutgoingBody; decompressGzip: boolean }
+  /** The downstream response; one with an informational status (see below) may precede it. */
   | { op: 'respond'; status: number; head: MessageHead; body: OutgoingBody }
   /** Send the backend's response downstream when it arrives, with the edits for its kind. */
   | { op: 'respond-pending'; pending: number; responseEdits: HeaderEdit[]; errorEdits: HeaderEdit[] }
@@ -142,4 +143,9 @@ export interface WorkerInit {
   replies: MessagePort;
   /** One Int32 the worker waits on while a call is answered. */
   signal: SharedArrayBuffer;
+}
+
+/** 1xx statuses but 101 (which switches protocols, so is final) go ahead of the response proper. */
+export function isInformational(status: number): boolean {
+  return status >= 100 && status < 200 && status !== 101;
 }

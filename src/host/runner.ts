@@ -35,9 +35,9 @@ function exportOf(instance: GuestExports, prefix: string) {
   return key === undefined ? undefined : instance[key];
 }
 
-/** What a legacy module's `_start` sees as "the downstream request" under `witshim run`. */
-function commandRequest(): DownstreamRequest {
-  return { id: 'run', method: 'GET', uri: 'http://localhost/', version: 'http11', headers: [], originalHeaderNames: [], body: 0, knownLength: 0n };
+/** What a legacy module's `_start` sees as "the downstream request" under `witshim run`; its id is the run's trace id. */
+function commandRequest(id: string): DownstreamRequest {
+  return { id, method: 'GET', uri: 'http://localhost/', version: 'http11', headers: [], originalHeaderNames: [], body: 0, knownLength: 0n };
 }
 
 export interface Runner {
@@ -118,7 +118,7 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
       // An adapted legacy module runs its `_start` through http-incoming: with an empty GET
       // request whose response goes nowhere.
       if (incoming?.handle) {
-        incoming.handle(Request.fromDownstream(commandRequest()), Body.fromBytes(channel, new Uint8Array(0)));
+        incoming.handle(Request.fromDownstream(commandRequest(message.env.FASTLY_TRACE_ID ?? 'run')), Body.fromBytes(channel, new Uint8Array(0)));
         return { kind: 'finished', outcome: 'ok', exitCode: 0 };
       }
       return { kind: 'finished', outcome: 'trap', message: 'the component exports neither wasi:cli/run nor fastly:compute/http-incoming', exitCode: 1 };

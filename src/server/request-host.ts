@@ -1,8 +1,8 @@
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import { IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { applyEdits } from '../host/headers.js';
-import type { AwaitedResponse, BodySegment, HeaderList, Notice, OutgoingBody, SendErrorTag, SyncCall, SyncReply, Waitable, WorkerToMain } from '../host/protocol.js';
+import { isInformational, type AwaitedResponse, type BodySegment, type HeaderList, type Notice, type OutgoingBody, type SendErrorTag, type SyncCall, type SyncReply, type Waitable, type WorkerToMain } from '../host/protocol.js';
 import { headerText, SendFailure, startBackendRequest, type Upgraded } from './backend-client.js';
 import { InboundSource } from './inbound.js';
 import type { Logger } from './logger.js';
@@ -358,6 +358,7 @@ export class RequestHost {
 
   private respond(notice: Extract<Notice, { op: 'respond' }>): void {
     const res = this.respondTo;
+    if (isInformational(notice.status)) return this.inform(res, notice);
     if (!res) return;
     const headers: string[] = [];
     for (const [name, value] of notice.head.headers) {
@@ -372,6 +373,26 @@ export class RequestHost {
     if (notice.body.sink !== undefined) res.flushHeaders();
     this.downstreamBody = new OutboundBody(res, () => this.nextChange(), (message) => this.logger.error(`${this.id}: response body: ${message}`));
     this.feed(this.downstreamBody, notice.body);
+  }
+
+  /**
+   * An informational response (103 Early Hints, 102, …) goes to the client ahead of the final one,
+   * as raw bytes: Node's `writeEarlyHints` writes only a 103 and only with a `link` header. It has
+   * no body (one the guest attached is dropped) and no framing headers. HTTP/1.0 clients get none
+   * (RFC 9110 §15.2); neither does a response already under way.
+   */
+  private inform(res: ServerResponse | undefined, notice: Extract<Notice, { op: 'respond' }>): void {
+    for (const segment of notice.body.segments) {
+      if (segment instanceof Uint8Array) continue;
+      this.sources.get(segment.source)?.destroy();
+      this.sources.delete(segment.source);
+    }
+    if (!res || res.headersSent || res.destroyed || res.req.httpVersion === '1.0') return;
+    let head = `HTTP/1.1 ${notice.status} ${STATUS_CODES[notice.status] ?? 'Informational'}\r\n`;
+    for (const [name, value] of notice.head.headers) {
+      if (name !== 'content-length' && name !== 'transfer-encoding') head += `${name}: ${headerText(value)}\r\n`;
+    }
+    (res as unknown as RawWriter)._writeRaw(`${head}\r\n`, 'latin1');
   }
 
   private finish(message: Finished): void {
@@ -406,6 +427,11 @@ function failedReply(call: SyncCall, err: unknown): SyncReply {
     case 'service':
       return { op: 'service', crash: String(err) };
   }
+}
+
+/** Node's way to put bytes on a response's connection ahead of its head (`writeProcessing` uses it). */
+interface RawWriter {
+  _writeRaw(data: string, encoding: BufferEncoding): boolean;
 }
 
 /** A body entirely in hand, or one whose origin promised a length, has a length to announce; anything streamed does not. */

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
 import { versionOf } from './backend-client.js';
+import { isReplayed, replayExtensionMethod, takeExtensionMethod } from './extension-methods.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
@@ -13,6 +14,17 @@ import { Services } from './services/index.js';
 
 /** How long requests in flight keep the guest and stores a reload replaced. */
 const RELOAD_GRACE_MS = 30_000;
+
+/** A parse error from Node's HTTP server. */
+interface ClientError extends Error {
+  code?: string;
+  reason?: string;
+  rawPacket?: Buffer;
+  bytesParsed?: number;
+}
+
+/** What Node itself answers a client error with (its default `clientError` behaviour); others are 400. */
+const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
 
 export interface DevServerOptions {
   artifacts: GuestArtifacts;
@@ -46,16 +58,18 @@ export function guestEnvironment(config: HostConfig, traceId: string): Record<st
   };
 }
 
+/** Bytes in a request id: 32 hex digits, as the platform's and Viceroy's (a 128-bit id). */
+const REQUEST_ID_BYTES = 16;
 /** Request ids come from a batch of random bytes: a `randomBytes` call per request showed in profiles. */
 let ids = Buffer.alloc(0);
 let idOffset = 0;
-function requestId(): string {
+export function requestId(): string {
   if (idOffset === ids.length) {
-    ids = randomBytes(8 * 256);
+    ids = randomBytes(REQUEST_ID_BYTES * 256);
     idOffset = 0;
   }
-  idOffset += 8;
-  return ids.toString('hex', idOffset - 8, idOffset);
+  idOffset += REQUEST_ID_BYTES;
+  return ids.toString('hex', idOffset - REQUEST_ID_BYTES, idOffset);
 }
 
 /**
@@ -123,7 +137,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         else res.destroy();
       });
   };
-  const server = http.createServer((req, res) => serve(req, res));
+  /** A request whose method Node's parser refused comes back through `replayExtensionMethod` and gets it back here. */
+  const restoreMethod = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const method = takeExtensionMethod(req);
+    if (method === undefined) return;
+    req.method = method;
+    res.shouldKeepAlive = false;
+  };
+  const server = http.createServer((req, res) => {
+    restoreMethod(req, res);
+    serve(req, res);
+  });
   /** Connections past an upgrade, which Node no longer closes as HTTP ones. */
   const switched = new Set<Duplex>();
   // A request to switch protocols runs the guest like any other. Its connection stays open only
@@ -135,6 +159,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     socket.on('error', () => socket.destroy());
     const res = new http.ServerResponse(req);
     res.assignSocket(socket as Socket);
+    restoreMethod(req, res);
     res.shouldKeepAlive = false;
     const upgrade = { socket, head, joined: false };
     res.on('finish', () => {
@@ -142,7 +167,31 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     });
     serve(req, res, upgrade);
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  /** Answers a request Node could not parse, as Node would without a handler, and says so in both logs. */
+  const refuse = (socket: Duplex, err: ClientError, reason: string) => {
+    const inFlight = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    // A reset connection has no one to answer; one with a response under way cannot take another.
+    if (err.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
+    const id = requestId();
+    logger.info(`${id} "- -" ${status} 0.0ms`);
+    logger.error(`${id}: malformed request from ${(socket as Socket).remoteAddress ?? 'unknown'}: ${reason}; answered ${status}`);
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  };
+  server.on('clientError', (err: ClientError, socket: Duplex) => {
+    if (isReplayed(socket)) return;
+    const reason = `${err.code ?? 'error'}${err.reason ? ` (${err.reason})` : ''}`;
+    if (err.code !== 'HPE_INVALID_METHOD') return refuse(socket, err, reason);
+    replayExtensionMethod(server, err, socket as Socket).then(
+      (outcome) => {
+        if (!outcome.served) refuse(socket, err, `${reason}: ${outcome.reason}`);
+      },
+      (failure: Error) => refuse(socket, err, `${reason}: ${failure.message}`),
+    );
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());

@@ -92,8 +92,11 @@ const lookupWait = (generation: boolean): Mapping => ({
   ...(generation ? {} : { also: [{ out: 'generation_out', value: 0 }] }),
 });
 
+/** Legacy hosts answer an unknown KV store `inval` (an unknown object store, to them). */
+const UNKNOWN_KV_STORE: Mapping = { call: 'kv-store/store.open', errorAs: { 'not-found': 'inval' } };
+
 export const kvStore: Record<string, Mapping> = {
-  open: 'kv-store/store.open',
+  open: UNKNOWN_KV_STORE,
   lookup: { call: 'kv-store/store.lookup-async', args: ['store', 'key'] },
   lookup_wait: lookupWait(false),
   lookup_wait_v2: lookupWait(true),
@@ -117,7 +120,7 @@ const objectLookup = (call: string): Mapping => ({
 });
 
 export const objectStore: Record<string, Mapping> = {
-  open: 'kv-store/store.open',
+  open: UNKNOWN_KV_STORE,
   lookup: objectLookup('kv-store/store.lookup'),
   lookup_async: 'kv-store/store.lookup-async',
   pending_lookup_wait: objectLookup('kv-store/await-lookup'),

@@ -11,6 +11,15 @@ const downstreamCalls = (names: string[]): Record<string, Mapping> =>
 const explicitCalls = (names: string[]): Record<string, Mapping> =>
   Object.fromEntries(names.map((n) => [n, `http-downstream/${n.replace(/_/g, '-')}`]));
 
+/**
+ * Where the legacy ABI answered differently from the component interface, the adapter answers as
+ * the legacy ABI did (README, *Legacy answers the adapter keeps*); the forms below say how.
+ * An absent fingerprint is a value the platform does not have (`none`), not a failure.
+ */
+const ABSENT_AS_NONE = { errorAs: { 'generic-error': 'none' } } as const;
+/** A header (or trailer) that is not there was `inval` to legacy callers (the Rust SDK reads it as `None`). */
+const headerValueGet = (ref: string): Mapping => ({ call: ref, out: [{ noneStatus: 'inval' }, { buf: 'value', nwritten: 'nwritten_out' }] });
+
 const IP_OUT = [{ noneStatus: 'none' as const }, { ipInto: 'addr_octets_out', nwritten: 'num_bytes_out' }];
 /** The legacy JA3 output is a bare pointer to the 16-byte MD5 digest. */
 const JA3_OUT = [{ noneStatus: 'none' as const }, { buf: 'cja3_md5_out', nwritten: 'num_bytes_out', cap: 16 }];
@@ -28,7 +37,7 @@ export const httpBody: Record<string, Mapping> = {
   abandon: 'async-io/[resource-drop]pollable',
   trailer_append: 'http-body/append-trailer',
   trailer_names_get: 'http-body/get-trailer-names',
-  trailer_value_get: 'http-body/get-trailer-value',
+  trailer_value_get: headerValueGet('http-body/get-trailer-value'),
   trailer_values_get: 'http-body/get-trailer-values',
   known_length: 'http-body/get-known-length',
 };
@@ -41,7 +50,7 @@ export const log: Record<string, Mapping> = {
 const headerCalls = (resource: 'request' | 'response'): Record<string, Mapping> => ({
   new: `http-${resource === 'request' ? 'req' : 'resp'}/${resource}.new`,
   header_names_get: `${iface(resource)}/${resource}.get-header-names`,
-  header_value_get: `${iface(resource)}/${resource}.get-header-value`,
+  header_value_get: headerValueGet(`${iface(resource)}/${resource}.get-header-value`),
   header_values_get: `${iface(resource)}/${resource}.get-header-values`,
   header_values_set: `${iface(resource)}/${resource}.set-header-values`,
   header_insert: `${iface(resource)}/${resource}.insert-header`,
@@ -116,10 +125,10 @@ export const httpReq: Record<string, Mapping> = {
   cache_override_v2_set: { call: 'http-req/request.set-cache-override', args: ['h', cacheOverride('sk')] },
   downstream_client_ip_addr: { call: 'http-downstream/downstream-client-ip-addr', args: [DOWNSTREAM], out: IP_OUT },
   downstream_server_ip_addr: { call: 'http-downstream/downstream-server-ip-addr', args: [DOWNSTREAM], out: IP_OUT },
+  downstream_client_h2_fingerprint: { call: 'http-downstream/downstream-client-h2-fingerprint', args: [DOWNSTREAM], ...ABSENT_AS_NONE },
+  downstream_client_oh_fingerprint: { call: 'http-downstream/downstream-client-oh-fingerprint', args: [DOWNSTREAM], ...ABSENT_AS_NONE },
   ...downstreamCalls([
-    'downstream_client_h2_fingerprint',
     'downstream_client_request_id',
-    'downstream_client_oh_fingerprint',
     'downstream_client_ddos_detected',
     'downstream_tls_client_hello',
     'downstream_tls_client_cert_verify_result',
@@ -159,7 +168,8 @@ export const httpReq: Record<string, Mapping> = {
   pending_req_select_v2: selectPending('error_detail'),
   fastly_key_is_valid: { call: 'http-downstream/fastly-key-is-valid', args: [DOWNSTREAM] },
   auto_decompress_response_set: 'http-req/request.set-auto-decompress-response',
-  upgrade_websocket: { call: 'http-req/upgrade-websocket', args: [BACKEND('backend_name')] },
+  // Not available outside the platform: legacy hosts say `unsupported`, the component `generic-error`.
+  upgrade_websocket: { call: 'http-req/upgrade-websocket', args: [BACKEND('backend_name')], errorAs: { 'generic-error': 'unsupported' } },
   // The implicit-request forms hand off the downstream request.
   redirect_to_websocket_proxy: { call: 'http-req/request.redirect-to-websocket-proxy', args: [DOWNSTREAM, BACKEND('backend_name')] },
   redirect_to_grip_proxy: { call: 'http-req/request.redirect-to-grip-proxy', args: [DOWNSTREAM, BACKEND('backend_name')] },
@@ -179,9 +189,7 @@ export const httpDownstream: Record<string, Mapping> = {
   ...explicitCalls([
     'downstream_original_header_names',
     'downstream_original_header_count',
-    'downstream_client_h2_fingerprint',
     'downstream_client_request_id',
-    'downstream_client_oh_fingerprint',
     'downstream_client_ddos_detected',
     'downstream_tls_cipher_openssl_name',
     'downstream_tls_protocol',
@@ -211,9 +219,13 @@ export const httpDownstream: Record<string, Mapping> = {
     'downstream_visits_this_service',
     'downstream_visits_this_pop',
   ]),
+  downstream_client_h2_fingerprint: { call: 'http-downstream/downstream-client-h2-fingerprint', ...ABSENT_AS_NONE },
+  downstream_client_oh_fingerprint: { call: 'http-downstream/downstream-client-oh-fingerprint', ...ABSENT_AS_NONE },
   downstream_tls_ja3_md5: { call: 'http-downstream/downstream-tls-ja3-md5', out: JA3_OUT },
+  // A category the host cannot name is, to legacy callers, no category (`none`).
   downstream_bot_category_kind: {
     call: 'http-downstream/downstream-bot-category-kind',
+    ...ABSENT_AS_NONE,
     out: [{ noneStatus: 'none' }, { caseIndex: 'bot_category_kind_out', method: 'http-downstream/extra-bot-category.as-raw' }],
   },
 };

@@ -18,18 +18,27 @@ export const uap: Record<string, Mapping> = {
   parse: { unsupported: 'the WIT has no user-agent parser' },
 };
 
+/** Legacy hosts answer an unknown dictionary or config store `badf` (SDKs read it as "does not exist"). */
+const UNKNOWN_STORE_AS_BADF = { errorAs: { 'not-found': 'badf' } } as const;
+
 export const dictionary: Record<string, Mapping> = {
-  open: 'dictionary/dictionary.open',
+  open: { call: 'dictionary/dictionary.open', ...UNKNOWN_STORE_AS_BADF },
   get: 'dictionary/dictionary.lookup',
 };
 
 export const configStore: Record<string, Mapping> = {
-  open: 'config-store/store.open',
+  open: { call: 'config-store/store.open', ...UNKNOWN_STORE_AS_BADF },
   get: 'config-store/store.get',
 };
 
 export const geo: Record<string, Mapping> = {
-  lookup: { call: 'geo/lookup', args: [{ ip: 'addr_octets' }, undefined] },
+  // An address without data is, to legacy callers, an empty result (SDKs return null), not a failure.
+  lookup: {
+    call: 'geo/lookup',
+    args: [{ ip: 'addr_octets' }, undefined],
+    initially: [{ out: 'nwritten_out', value: 0 }],
+    okOnError: ['generic-error'],
+  },
 };
 
 export const deviceDetection: Record<string, Mapping> = {

@@ -28,7 +28,8 @@ export function geo(session: Session) {
   const byAddress = addressTable(session.config.geolocation);
   return {
     lookup(address: IpAddress, maxLen: bigint): string {
-      const found = byAddress.get(formatIpAddress(address)) ?? fallback;
+      // Through text again, so a 16-byte IPv4-mapped address finds an IPv4 entry.
+      const found = byAddress.get(canonical(formatIpAddress(address)) ?? '') ?? fallback;
       if (found === undefined) fail('generic-error');
       return fitString(JSON.stringify(found), maxLen);
     },

@@ -1,3 +1,4 @@
+import { BOT_HEADERS, botCategoryKind, headerIsTrue, headerString } from '../bot.js';
 import { fail, fitBytes, fitString, utf8 } from '../errors.js';
 import { toIpAddress, type Request } from '../messages.js';
 import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
@@ -6,8 +7,9 @@ import type { Session } from '../session.js';
 
 class ExtraNextRequestOptions {}
 class ExtraBotCategory {
+  constructor(private readonly raw: number) {}
   asRaw(): number {
-    return 0;
+    return this.raw;
   }
 }
 
@@ -62,8 +64,14 @@ export class PendingDownstreamRequest extends Pollable {
   }
 }
 
-/** Bot, proxy and TLS signals: a plain-HTTP dev server has none to report. */
+/** Proxy and TLS signals: a plain-HTTP dev server has none to report. */
 const none = () => undefined;
+
+/** A bot header's text; longer than the guest's buffer is `buffer-len(needed)`, as legacy callers saw it. */
+function botText(request: Request, header: string, maxLen: bigint): string | undefined {
+  const text = headerString(info(request).headers, header);
+  return text === undefined ? undefined : fitString(text, maxLen);
+}
 
 export function httpDownstream(session: Session) {
   return {
@@ -98,7 +106,8 @@ export function httpDownstream(session: Session) {
       const address = info(request).serverAddress;
       return address === undefined ? undefined : toIpAddress(address);
     },
-    // Viceroy has no fingerprints and reports their absence as missing metadata (`generic-error`).
+    // Viceroy has no fingerprints and reports their absence as missing metadata (`generic-error`;
+    // its legacy side, which the adapter keeps, answers `none`).
     downstreamClientH2Fingerprint(request: Request): never {
       info(request);
       fail('generic-error');
@@ -119,12 +128,18 @@ export function httpDownstream(session: Session) {
     downstreamTlsJa4: none,
     downstreamComplianceRegion: none,
     fastlyKeyIsValid: () => false,
-    downstreamBotAnalyzed: () => false,
-    downstreamBotDetected: () => false,
-    downstreamBotName: none,
-    downstreamBotCategory: none,
-    downstreamBotCategoryKind: none,
-    downstreamBotVerified: none,
+    downstreamBotAnalyzed: (request: Request) => headerIsTrue(info(request).headers, BOT_HEADERS.analyzed) ?? false,
+    downstreamBotDetected: (request: Request) => headerIsTrue(info(request).headers, BOT_HEADERS.detected) ?? false,
+    downstreamBotName: (request: Request, maxLen: bigint) => botText(request, BOT_HEADERS.name, maxLen),
+    downstreamBotCategory: (request: Request, maxLen: bigint) => botText(request, BOT_HEADERS.category, maxLen),
+    downstreamBotCategoryKind(request: Request) {
+      const kind = botCategoryKind(headerString(info(request).headers, BOT_HEADERS.category));
+      // As Viceroy: a value that is neither a category nor a number is an error (legacy: `none`).
+      if (kind === null) fail('generic-error');
+      if (kind === undefined) return undefined;
+      return kind.kind === 'case' ? { tag: kind.tag } : { tag: 'extra', val: new ExtraBotCategory(kind.raw) };
+    },
+    downstreamBotVerified: (request: Request) => headerIsTrue(info(request).headers, BOT_HEADERS.verified),
     downstreamResvpnproxyIsAnonymous: none,
     downstreamResvpnproxyIsAnonymousVpn: none,
     downstreamResvpnproxyIsHostingProvider: none,

@@ -3,7 +3,7 @@ import { fail } from '../errors.js';
 import { Headers } from '../headers.js';
 import { Response } from '../messages.js';
 import type { Pollable } from '../pollable.js';
-import type { HeaderEdit, OutgoingBody } from '../protocol.js';
+import { isInformational, type HeaderEdit, type OutgoingBody } from '../protocol.js';
 import type { Session } from '../session.js';
 import { PendingResponse } from './http-req.js';
 
@@ -36,6 +36,12 @@ export function httpResp(session: Session) {
     session.responded = true;
   }
   function respond(response: Response, body: () => OutgoingBody): void {
+    // An informational response (1xx but 101) goes ahead of the final one, which is still owed.
+    if (isInformational(response.status)) {
+      if (session.responded) fail('http-user');
+      session.channel.notify({ op: 'respond', status: response.status, head: response.head(), body: body() });
+      return;
+    }
     claimResponse();
     session.channel.notify({ op: 'respond', status: response.status, head: response.head(), body: body() });
   }
