@@ -1,11 +1,7 @@
-import { existsSync, readFileSync, watch } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, watch } from 'node:fs';
 import type { Command } from 'commander';
-import { emptyHostConfig, LOOPBACK_GEO, type HostConfig } from '../host/config.js';
-import { prepareGuest } from '../server/artifacts.js';
-import { ConfigError, loadFastlyToml } from '../server/config.js';
-import { consoleLogger } from '../server/logger.js';
-import { startDevServer } from '../server/server.js';
+import { createServer, fullLogger, type Server } from '../api/server.js';
+import type { Logger } from '../server/logger.js';
 import { UsageError } from './errors.js';
 
 interface ServeFlags {
@@ -23,40 +19,10 @@ export function parseAddress(text: string): { host: string; port: number } {
   return { host: (match[1] ?? match[2])!, port };
 }
 
-export function readApp(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-}
-
-/** fastly.toml from -C, else beside the app or in the working directory, else an empty config. */
-export function loadConfig(app: string, explicit: string | undefined): HostConfig {
-  const warn = (message: string) => process.stderr.write(`witshim: warning: ${message}\n`);
-  const candidates = explicit ? [explicit] : [resolve('fastly.toml'), resolve(dirname(app), 'fastly.toml')];
-  const path = candidates.find((candidate) => existsSync(candidate));
-  if (explicit && !path) throw new UsageError(`cannot read ${explicit}: no such file`);
-  if (!path) {
-    const config = emptyHostConfig();
-    config.geolocation.addresses = { '127.0.0.1': LOOPBACK_GEO, '::1': LOOPBACK_GEO };
-    return config;
-  }
-  try {
-    return loadFastlyToml(path, warn);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
-export async function prepareApp(path: string) {
-  try {
-    return await prepareGuest(readApp(path));
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`${path}: ${(err as Error).message.split('\n')[0]}`);
-  }
+/** `-C`: the file must exist; without it the API looks for `fastly.toml` here, then beside the app. */
+export function configFlag(path: string | undefined): string | undefined {
+  if (path !== undefined && !existsSync(path)) throw new UsageError(`cannot read ${path}: no such file`);
+  return path;
 }
 
 export function registerServe(program: Command): void {
@@ -71,11 +37,13 @@ export function registerServe(program: Command): void {
     .option('--log-stderr', 'treat guest stderr as a log endpoint named "stderr"')
     .action(async (app: string, flags: ServeFlags) => {
       const { host, port } = parseAddress(flags.addr);
-      const logger = consoleLogger({ logStdout: flags.logStdout, logStderr: flags.logStderr });
-      const server = await startDevServer({ artifacts: await prepareApp(app), config: loadConfig(app, flags.config), host, port, logger }).catch((err: NodeJS.ErrnoException) => {
+      const logger = fullLogger(flags);
+      const server = await createServer(app, { config: configFlag(flags.config), logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
+      const url = await server.listen({ host, port }).catch(async (err: NodeJS.ErrnoException) => {
+        await server.close();
         throw err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new UsageError(`cannot listen on ${flags.addr}: ${err.code}`) : err;
       });
-      logger.info(`Listening on ${server.url}`);
+      logger.info(`Listening on ${url}`);
       if (flags.watch) watchAndReload(app, flags.config, server, logger);
       await new Promise<void>((resolveStop) => {
         const stop = () => void server.close().then(resolveStop);
@@ -85,14 +53,14 @@ export function registerServe(program: Command): void {
     });
 }
 
-function watchAndReload(app: string, configPath: string | undefined, server: Awaited<ReturnType<typeof startDevServer>>, logger: ReturnType<typeof consoleLogger>): void {
+function watchAndReload(app: string, configPath: string | undefined, server: Server, logger: Logger): void {
   let timer: NodeJS.Timeout | undefined;
   const reload = () => {
     clearTimeout(timer);
     // Editors and compilers write in bursts; reload once things settle.
     timer = setTimeout(async () => {
       try {
-        await server.reload(await prepareApp(app), loadConfig(app, configPath));
+        await server.reload(app, configPath);
         logger.info('Reloaded');
       } catch (err) {
         logger.error(`reload failed, still serving the previous version: ${(err as Error).message}`);

@@ -1,12 +1,12 @@
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { applyEdits } from '../host/headers.js';
 import type { AwaitedResponse, BodySegment, HeaderList, Notice, OutgoingBody, SendErrorTag, SyncCall, SyncReply, Waitable, WorkerToMain } from '../host/protocol.js';
-import { headerText, SendFailure, startBackendRequest, type Upgraded } from './backend-client.js';
+import { headerText, SendFailure, startBackendRequest, type BackendDispatch, type Upgraded } from './backend-client.js';
 import { InboundSource } from './inbound.js';
 import type { Logger } from './logger.js';
-import { OutboundBody, settleTrailerHeader } from './outbound.js';
+import { OutboundBody, settleTrailerHeader, type BodyTarget } from './outbound.js';
 
 /** A backend's answer; `trailersFrom` is the response whose trailers follow when `stream` is its decoded body. */
 type Settled = AwaitedResponse & { stream?: Readable; trailersFrom?: IncomingMessage; upgraded?: Upgraded };
@@ -26,9 +26,23 @@ export interface DownstreamUpgrade extends Upgraded {
 }
 
 /**
+ * Where the downstream response goes: the members of Node's `ServerResponse` this host uses, so
+ * that a request can be served without a socket (`src/api/in-process.ts`).
+ */
+export interface DownstreamSink extends BodyTarget {
+  writeHead(status: number, headers?: string[] | Record<string, string>): unknown;
+  end(text?: string): unknown;
+  flushHeaders(): void;
+  /** Whether a response without a length goes out chunked (HTTP/1.1). */
+  readonly useChunkedEncodingByDefault: boolean;
+  readonly req: { method?: string };
+}
+
+/**
  * The main-thread side of one guest run: owns the sockets the guest's handles stand for and
  * answers the worker's calls. `respondTo` is the downstream response (absent for commands);
- * `upgrade` is the client's connection when its request asked to switch protocols.
+ * `upgrade` is the client's connection when its request asked to switch protocols; `dispatch`
+ * starts backend requests.
  */
 export class RequestHost {
   private readonly sources = new Map<number, InboundSource>();
@@ -46,10 +60,11 @@ export class RequestHost {
 
   constructor(
     readonly id: string,
-    private readonly respondTo: ServerResponse | undefined,
+    private readonly respondTo: DownstreamSink | undefined,
     private readonly reply: (message: SyncReply) => void,
     private readonly logger: Logger,
     private readonly upgrade?: DownstreamUpgrade,
+    private readonly dispatch: BackendDispatch = startBackendRequest,
   ) {}
 
   addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream)): number {
@@ -199,7 +214,7 @@ export class RequestHost {
   private sendRequest(notice: Extract<Notice, { op: 'send-request' }>, handoff = false): void {
     let exchange;
     try {
-      exchange = startBackendRequest(notice.backend, notice.method, notice.uri, notice.head, fixedLength(notice.body), notice.body.trailers);
+      exchange = this.dispatch(notice.backend, notice.method, notice.uri, notice.head, fixedLength(notice.body), notice.body.trailers);
     } catch (err) {
       const failure = err instanceof SendFailure ? err : new SendFailure('internal-error', String(err));
       const result = { err: failure.tag, message: failure.message };
@@ -279,7 +294,7 @@ export class RequestHost {
   }
 
   /** The backend's 101 goes down, then bytes flow both ways until either side closes, which closes the other. */
-  private switchProtocols(res: ServerResponse, headers: HeaderList, upstream: Upgraded): void {
+  private switchProtocols(res: DownstreamSink, headers: HeaderList, upstream: Upgraded): void {
     const downstream = this.upgrade;
     if (!downstream) {
       upstream.socket.destroy();
@@ -368,7 +383,7 @@ function fixedLength(body: OutgoingBody): number | undefined {
 }
 
 /** Whether Node sends this response in chunks when it has no length: HTTP/1.1, and a body to frame. */
-function chunksUnframed(res: ServerResponse, status: number): boolean {
+function chunksUnframed(res: DownstreamSink, status: number): boolean {
   return res.useChunkedEncodingByDefault && res.req.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
 }
 

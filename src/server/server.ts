@@ -16,12 +16,14 @@ export interface DevServerOptions {
   port: number;
   logger: Logger;
   maxWorkers?: number;
+  /** A pool already started for `artifacts` and `config` (the API shares one with in-process requests). */
+  pool?: WorkerPool;
 }
 
 export interface DevServer {
   url: string;
-  /** Swaps in a new guest and config; requests in flight finish on the old ones. */
-  reload(artifacts: GuestArtifacts, config: HostConfig): Promise<void>;
+  /** Swaps in a new guest and config (or a pool started for them); requests in flight finish on the old ones. */
+  reload(artifacts: GuestArtifacts, config: HostConfig, next?: WorkerPool): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -44,7 +46,7 @@ export function guestEnvironment(config: HostConfig, traceId: string): Record<st
 /** Request ids come from a batch of random bytes: a `randomBytes` call per request showed in profiles. */
 let ids = Buffer.alloc(0);
 let idOffset = 0;
-function requestId(): string {
+export function requestId(): string {
   if (idOffset === ids.length) {
     ids = randomBytes(8 * 256);
     idOffset = 0;
@@ -93,8 +95,8 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const { logger } = options;
   let config = options.config;
-  let pool = new WorkerPool(options.artifacts, config, options.maxWorkers);
-  await pool.warm();
+  let pool = options.pool ?? new WorkerPool(options.artifacts, config, options.maxWorkers);
+  if (!options.pool) await pool.warm();
 
   const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
@@ -144,9 +146,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${hostText}:${address.port}`,
-    async reload(artifacts, newConfig) {
-      const next = new WorkerPool(artifacts, newConfig, options.maxWorkers);
-      await next.warm();
+    async reload(artifacts, newConfig, started) {
+      const next = started ?? new WorkerPool(artifacts, newConfig, options.maxWorkers);
+      if (!started) await next.warm();
       const old = pool;
       pool = next;
       config = newConfig;
