@@ -57,6 +57,7 @@ describe('the packed package', () => {
     for (const name of ['package.json', 'README.md', 'witx', 'wit', 'bin']) cpSync(join(repo, name), join(pkg, name), { recursive: true });
     cpSync(join(repo, 'adapter/build.mjs'), join(pkg, 'adapter/build.mjs'));
     await run(process.execPath, [tsc, '-p', join(repo, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: repo });
+    await run(process.execPath, [join(repo, 'scripts/copy-declarations.mjs'), join(pkg, 'dist')], { cwd: repo });
     // The adapter modules `npm run build` makes ship too; ours are reused when their inputs match.
     if (existsSync(join(repo, 'adapter/build'))) cpSync(join(repo, 'adapter/build'), join(pkg, 'adapter/build'), { recursive: true });
     symlinkSync(join(repo, 'node_modules'), join(pkg, 'node_modules'));
@@ -64,7 +65,7 @@ describe('the packed package', () => {
     const { stdout: packed } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', scratch], { cwd: pkg });
     const [{ filename, files }] = JSON.parse(packed) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const shipped = files.map((file) => file.path);
-    expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/testing/index.js', 'dist/host/worker.js', 'bin/witshim.js', 'adapter/build.mjs', 'witx/typenames.witx', 'wit/compute.wit']));
+    expect(shipped).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/testing/index.js', 'dist/host/worker.js', 'dist/host/wit-types/service.d.ts', 'bin/witshim.js', 'adapter/build.mjs', 'witx/typenames.witx', 'wit/compute.wit']));
     expect(shipped.some((path) => path.startsWith('src/') || path.startsWith('test/') || path.startsWith('node_modules/'))).toBe(false);
     for (const variant of ['command', 'library']) expect(shipped.some((path) => path.startsWith(`adapter/build/adapter.${variant}.`) && path.endsWith('.wasm'))).toBe(true);
 

@@ -101,10 +101,10 @@ export class Request extends Message {
   setAutoDecompressResponse(encodings: Record<string, boolean>): void {
     this.autoDecompress = encodings;
   }
-  redirectToWebsocketProxy(backend: HandoffTarget): void {
+  redirectToWebsocketProxy(backend: unknown): void {
     handoffTarget(backend).handOff('websocket', this);
   }
-  redirectToGripProxy(backend: HandoffTarget): void {
+  redirectToGripProxy(backend: unknown): void {
     handoffTarget(backend).handOff('grip', this);
   }
 }
@@ -129,7 +129,7 @@ export class Response extends Message {
   setHttpKeepaliveMode(mode: 'automatic' | 'no-keepalive'): void {
     this.keepalive = mode;
   }
-  getRemoteIpAddr(): unknown {
+  getRemoteIpAddr(): IpAddress | undefined {
     return this.remoteAddress === undefined ? undefined : toIpAddress(this.remoteAddress);
   }
   getRemotePort(): number | undefined {
@@ -137,15 +137,18 @@ export class Response extends Message {
   }
 }
 
-export type IpAddress = { tag: 'ipv4'; val: number[] } | { tag: 'ipv6'; val: number[] };
+/** The WIT's `ip-address`: four octets or eight groups. */
+export type IpAddress = import('./wit-types/interfaces/fastly-compute-types.js').IpAddress;
+type Ipv4Address = import('./wit-types/interfaces/fastly-compute-types.js').Ipv4Address;
+type Ipv6Address = import('./wit-types/interfaces/fastly-compute-types.js').Ipv6Address;
 
 /** Converts a textual address (as node:net reports it) to the ABI's `ip-address`. */
 export function toIpAddress(address: string): IpAddress | undefined {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   const text = mapped ? mapped[1]! : address;
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) return { tag: 'ipv4', val: text.split('.').map(Number) };
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(text)) return { tag: 'ipv4', val: text.split('.').map(Number) as Ipv4Address };
   const groups = parseIpv6(text);
-  return groups ? { tag: 'ipv6', val: groups } : undefined;
+  return groups ? { tag: 'ipv6', val: groups as Ipv6Address } : undefined;
 }
 
 function parseIpv6(text: string): number[] | undefined {

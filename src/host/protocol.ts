@@ -55,23 +55,8 @@ export interface BackendResponse {
   remotePort?: number;
 }
 
-/** Names a `send-error-detail` case of the ABI. */
-export type SendErrorTag =
-  | 'dns-timeout'
-  | 'dns-error'
-  | 'destination-not-found'
-  | 'destination-unavailable'
-  | 'connection-refused'
-  | 'connection-terminated'
-  | 'connection-timeout'
-  | 'tls-certificate-error'
-  | 'tls-configuration-error'
-  | 'http-incomplete-response'
-  | 'http-response-header-section-too-large'
-  | 'http-response-timeout'
-  | 'http-protocol-error'
-  | 'http-request-uri-invalid'
-  | 'internal-error';
+/** Names a `send-error-detail` case of the WIT (jco's declaration of `http-req`). */
+export type SendErrorTag = import('./wit-types/interfaces/fastly-compute-http-req.js').SendErrorDetail['tag'];
 
 export type AwaitedResponse = { ok: BackendResponse } | { err: SendErrorTag; message: string };
 

@@ -3,6 +3,7 @@ import { toIpAddress, type Request } from '../messages.js';
 import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
 import type { DownstreamRequest } from '../protocol.js';
 import type { Session } from '../session.js';
+import type { HostInterface } from '../host-types.js';
 
 class ExtraNextRequestOptions {}
 class ExtraBotCategory {
@@ -145,3 +146,6 @@ export function httpDownstream(session: Session) {
     },
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+httpDownstream satisfies (session: Session) => HostInterface<'fastly:compute/http-downstream'>;
