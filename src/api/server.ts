@@ -5,10 +5,11 @@ import { consoleLogger, type Logger } from '../server/logger.js';
 import { WorkerPool, type GuestArtifacts } from '../server/pool.js';
 import { RequestHost } from '../server/request-host.js';
 import { guestEnvironment, startDevServer, type DevServer } from '../server/server.js';
+import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
 import { loadApp, type AppSource } from './app.js';
 import { resolveConfig, type ConfigOptions, type ConfigSource } from './config.js';
 
-export type { Logger };
+export type { Logger, TlsIdentity };
 
 export interface ServerOptions extends ConfigOptions {
   /** Backends and stores: a `fastly.toml` path, or its `[local_server]` content as an object. */
@@ -30,6 +31,11 @@ export interface ListenOptions {
   host?: string;
   /** Default 7676; 0 picks a free port. */
   port?: number;
+  /**
+   * Serve HTTPS: a certificate and key (PEM text; `ca` verifies client certificates), or
+   * `'self-signed'` for one made for localhost (kept in the cache directory).
+   */
+  tls?: TlsIdentity | 'self-signed';
 }
 
 export interface Server {
@@ -85,7 +91,8 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
     async listen(listen = {}) {
       if (closed) throw new Error('the server is closed');
       if (http) return http.url;
-      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers });
+      const tls = listen.tls === 'self-signed' ? await selfSignedLocalhost() : listen.tls;
+      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers, tls });
       return http.url;
     },
     exchange(request, logger = core.logger) {

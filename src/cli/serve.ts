@@ -1,6 +1,6 @@
-import { existsSync, watch } from 'node:fs';
+import { existsSync, readFileSync, watch } from 'node:fs';
 import type { Command } from 'commander';
-import { createServer, fullLogger, type Server } from '../api/server.js';
+import { createServer, fullLogger, type ListenOptions, type Server } from '../api/server.js';
 import type { Logger } from '../server/logger.js';
 import { UsageError } from './errors.js';
 
@@ -10,6 +10,27 @@ interface ServeFlags {
   watch?: boolean;
   logStdout?: boolean;
   logStderr?: boolean;
+  https?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+}
+
+function readPem(flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** `--tls-cert` with `--tls-key` serve HTTPS with that certificate; `--https` alone with a self-signed one for localhost. */
+export function tlsFlags(flags: Pick<ServeFlags, 'https' | 'tlsCert' | 'tlsKey' | 'tlsClientCa'>): ListenOptions['tls'] {
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const ca = flags.tlsClientCa === undefined ? undefined : readPem('--tls-client-ca', flags.tlsClientCa);
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) return { cert: readPem('--tls-cert', flags.tlsCert), key: readPem('--tls-key', flags.tlsKey), ca };
+  if (ca !== undefined) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
+  return flags.https ? 'self-signed' : undefined;
 }
 
 export function parseAddress(text: string): { host: string; port: number } {
@@ -35,13 +56,21 @@ export function registerServe(program: Command): void {
     .option('--watch', 'reload when the app or fastly.toml changes')
     .option('--log-stdout', 'treat guest stdout as a log endpoint named "stdout"')
     .option('--log-stderr', 'treat guest stderr as a log endpoint named "stderr"')
+    .option('--https', 'serve HTTPS with a self-signed certificate for localhost (unless --tls-cert is given)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--tls-client-ca <file>', 'PEM CA certificates to verify client certificates against')
     .action(async (app: string, flags: ServeFlags) => {
       const { host, port } = parseAddress(flags.addr);
+      const tls = tlsFlags(flags);
       const logger = fullLogger(flags);
       const server = await createServer(app, { config: configFlag(flags.config), logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
-      const url = await server.listen({ host, port }).catch(async (err: NodeJS.ErrnoException) => {
+      const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
         await server.close();
-        throw err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new UsageError(`cannot listen on ${flags.addr}: ${err.code}`) : err;
+        if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new UsageError(`cannot listen on ${flags.addr}: ${err.code}`);
+        // A certificate or key Node's TLS refuses (not PEM, or not a pair).
+        if (tls !== undefined && (err.code?.startsWith('ERR_OSSL') || /PEM|key values mismatch/i.test(err.message))) throw new UsageError(`bad --tls-cert / --tls-key: ${err.message.split('\n')[0]}`);
+        throw err;
       });
       logger.info(`Listening on ${url}`);
       if (flags.watch) watchAndReload(app, flags.config, server, logger);

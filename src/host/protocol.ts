@@ -43,6 +43,22 @@ export interface DownstreamRequest {
   knownLength?: bigint;
   clientAddress?: string;
   serverAddress?: string;
+  /** Set when the client connected over TLS (`serve --https` / `--tls-cert`). */
+  tls?: DownstreamTls;
+}
+
+/** What the TLS handshake told about the client, as the platform's `downstream-tls-*` report it. */
+export interface DownstreamTls {
+  /** e.g. `TLSv1.3`. */
+  protocol: string;
+  /** The cipher's OpenSSL name, e.g. `TLS_AES_256_GCM_SHA384`. */
+  cipherOpensslName: string;
+  /** The SNI name the client sent. */
+  servername?: string;
+  /** The certificate the client presented, PEM. */
+  clientCertificate?: string;
+  /** Present when the client presented a certificate. */
+  clientCertVerifyResult?: import('./wit-types/interfaces/fastly-compute-http-req.js').ClientCertVerifyResult;
 }
 
 export interface BackendResponse {

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
+import { TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HostConfig } from '../host/config.js';
@@ -8,6 +10,7 @@ import { versionOf } from './backend-client.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
+import { downstreamTls, type TlsIdentity } from './tls.js';
 
 export interface DevServerOptions {
   artifacts: GuestArtifacts;
@@ -18,6 +21,8 @@ export interface DevServerOptions {
   maxWorkers?: number;
   /** A pool already started for `artifacts` and `config` (the API shares one with in-process requests). */
   pool?: WorkerPool;
+  /** Serve HTTPS with this certificate (client certificates are asked for, and verified against `ca` when given). */
+  tls?: TlsIdentity;
 }
 
 export interface DevServer {
@@ -77,10 +82,11 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
   }
   const length = req.headers['content-length'];
   const hasBody = length !== undefined || req.headers['transfer-encoding'] !== undefined;
+  const tls = req.socket instanceof TLSSocket ? downstreamTls(req.socket) : undefined;
   const request: DownstreamRequest = {
     id,
     method: req.method ?? 'GET',
-    uri: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
+    uri: `${tls ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
     version: versionOf(req.httpVersion),
     headers,
     originalHeaderNames,
@@ -88,6 +94,7 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
     knownLength: length !== undefined && /^\d+$/.test(length) ? BigInt(length) : hasBody ? undefined : 0n,
     clientAddress: req.socket.remoteAddress,
     serverAddress: req.socket.localAddress,
+    ...(tls ? { tls } : {}),
   };
   return { request, transfer: values.buffer };
 }
@@ -118,7 +125,11 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         else res.destroy();
       });
   };
-  const server = http.createServer((req, res) => serve(req, res));
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => serve(req, res);
+  // A client certificate is asked for but not required: the guest sees whether one came and how it verified.
+  const server = options.tls
+    ? https.createServer({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, requestCert: true, rejectUnauthorized: false }, handler)
+    : http.createServer(handler);
   /** Connections past an upgrade, which Node no longer closes as HTTP ones. */
   const switched = new Set<Duplex>();
   // A request to switch protocols runs the guest like any other. Its connection stays open only
@@ -145,7 +156,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const address = server.address() as AddressInfo;
   const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${hostText}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${hostText}:${address.port}`,
     async reload(artifacts, newConfig, started) {
       const next = started ?? new WorkerPool(artifacts, newConfig, options.maxWorkers);
       if (!started) await next.warm();

@@ -1,7 +1,7 @@
 import { fail, fitBytes, fitString, utf8 } from '../errors.js';
 import { toIpAddress, type Request } from '../messages.js';
 import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
-import type { DownstreamRequest } from '../protocol.js';
+import type { DownstreamRequest, DownstreamTls } from '../protocol.js';
 import type { Session } from '../session.js';
 import type { HostInterface } from '../host-types.js';
 
@@ -63,8 +63,18 @@ export class PendingDownstreamRequest extends Pollable {
   }
 }
 
-/** Bot, proxy and TLS signals: a plain-HTTP dev server has none to report. */
+/** Bot and proxy signals, and TLS on a plain-HTTP connection: the dev server has none to report. */
 const none = () => undefined;
+
+/**
+ * A TLS fact as bytes that must fit the guest's buffer, `none` without TLS or without the fact.
+ * Raw ClientHello, JA3 and JA4 stay `none`: Node's TLS does not expose the ClientHello.
+ */
+function tlsBytes(request: Request, maxLen: bigint, fact: (tls: DownstreamTls) => string | undefined): Uint8Array | undefined {
+  const tls = info(request).tls;
+  const value = tls && fact(tls);
+  return value === undefined ? undefined : fitBytes(utf8.encode(value), maxLen);
+}
 
 export function httpDownstream(session: Session) {
   return {
@@ -110,12 +120,16 @@ export function httpDownstream(session: Session) {
     },
     downstreamClientRequestId: (request: Request, maxLen: bigint) => fitString(info(request).id, maxLen),
     downstreamClientDdosDetected: () => false,
-    downstreamTlsCipherOpensslName: none,
-    downstreamTlsProtocol: none,
+    downstreamTlsCipherOpensslName: (request: Request, maxLen: bigint) => tlsBytes(request, maxLen, (tls) => tls.cipherOpensslName),
+    downstreamTlsProtocol: (request: Request, maxLen: bigint) => tlsBytes(request, maxLen, (tls) => tls.protocol),
     downstreamTlsClientHello: none,
-    downstreamTlsRawClientCertificate: none,
-    downstreamTlsClientCertVerifyResult: none,
-    downstreamTlsClientServername: none,
+    // PEM, as the platform gives it; empty over TLS without a client certificate.
+    downstreamTlsRawClientCertificate: (request: Request, maxLen: bigint) => tlsBytes(request, maxLen, (tls) => tls.clientCertificate ?? ''),
+    downstreamTlsClientCertVerifyResult: (request: Request) => info(request).tls?.clientCertVerifyResult,
+    downstreamTlsClientServername: (request: Request, maxLen: bigint) => {
+      const name = info(request).tls?.servername;
+      return name === undefined ? undefined : fitString(name, maxLen);
+    },
     downstreamTlsJa3Md5: none,
     downstreamTlsJa4: none,
     downstreamComplianceRegion: none,
