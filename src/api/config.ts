@@ -40,7 +40,12 @@ export function resolveConfig(source: ConfigSource | undefined, options: ConfigO
   const warn = options.onWarning ?? stderrWarning;
   if (typeof source === 'object') return localServerConfig(source, { file: '[local_server]', dir: resolve(options.baseDir ?? '.'), warn });
   if (typeof source === 'string') return loadFastlyToml(source, warn);
-  const candidates = [resolve('fastly.toml'), ...(options.appPath ? [resolve(dirname(options.appPath), 'fastly.toml')] : [])];
-  const path = candidates.find((candidate) => existsSync(candidate));
+  const path = findConfigFile(options.appPath);
   return path ? loadFastlyToml(path, warn) : defaultConfig();
+}
+
+/** The `fastly.toml` used when none is named: in the working directory, else beside the app. */
+export function findConfigFile(appPath?: string): string | undefined {
+  const candidates = [resolve('fastly.toml'), ...(appPath ? [resolve(dirname(appPath), 'fastly.toml')] : [])];
+  return candidates.find((candidate) => existsSync(candidate));
 }

@@ -92,7 +92,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       if (closed) throw new Error('the server is closed');
       if (http) return http.url;
       const tls = listen.tls === 'self-signed' ? await selfSignedLocalhost() : listen.tls;
-      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers, tls });
+      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers, tls, dispatch: core.dispatch });
       return http.url;
     },
     exchange(request, logger = core.logger) {

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, watch } from 'node:fs';
 import type { Command } from 'commander';
+import { findConfigFile } from '../api/config.js';
 import { createServer, fullLogger, type ListenOptions, type Server } from '../api/server.js';
 import type { Logger } from '../server/logger.js';
 import { UsageError } from './errors.js';
@@ -64,7 +65,9 @@ export function registerServe(program: Command): void {
       const { host, port } = parseAddress(flags.addr);
       const tls = tlsFlags(flags);
       const logger = fullLogger(flags);
-      const server = await createServer(app, { config: configFlag(flags.config), logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
+      // The file found without -C is the one watched and re-read on reload.
+      const configPath = configFlag(flags.config) ?? findConfigFile(app);
+      const server = await createServer(app, { config: configPath, logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
       const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
         await server.close();
         if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new UsageError(`cannot listen on ${flags.addr}: ${err.code}`);
@@ -73,7 +76,7 @@ export function registerServe(program: Command): void {
         throw err;
       });
       logger.info(`Listening on ${url}`);
-      if (flags.watch) watchAndReload(app, flags.config, server, logger);
+      if (flags.watch) watchAndReload(app, configPath, server, logger);
       await new Promise<void>((resolveStop) => {
         const stop = () => void server.close().then(resolveStop);
         process.once('SIGINT', stop);

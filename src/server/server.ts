@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
-import { versionOf } from './backend-client.js';
+import { versionOf, type BackendDispatch } from './backend-client.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
@@ -21,6 +21,8 @@ export interface DevServerOptions {
   maxWorkers?: number;
   /** A pool already started for `artifacts` and `config` (the API shares one with in-process requests). */
   pool?: WorkerPool;
+  /** Starts backend requests (default: over the network; the test harness adds function backends). */
+  dispatch?: BackendDispatch;
   /** Serve HTTPS with this certificate (client certificates are asked for, and verified against `ca` when given). */
   tls?: TlsIdentity;
 }
@@ -115,7 +117,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     });
     current.pool
       .run((reply) => {
-        const host = new RequestHost(id, res, reply, logger, upgrade);
+        const host = new RequestHost(id, res, reply, logger, upgrade, options.dispatch);
         const { request, transfer } = downstreamOf(req, id, host.addSource(req));
         return { host, message: { kind: 'run', request, env: guestEnvironment(current.config, id) }, transfer: [transfer] };
       })
