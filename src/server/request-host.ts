@@ -27,7 +27,7 @@ export interface DownstreamUpgrade extends Upgraded {
 
 /**
  * Where the downstream response goes: the members of Node's `ServerResponse` this host uses, so
- * that a request can be served without a socket (`src/api/in-process.ts`).
+ * that a request can be served without a socket (`in-process.ts`).
  */
 export interface DownstreamSink extends BodyTarget {
   writeHead(status: number, headers?: string[] | Record<string, string>): unknown;
