@@ -102,18 +102,23 @@ describe('serving over TLS', { timeout: 60_000 }, () => {
     }
   });
 
-  it('`serve --tls-cert` without `--tls-key` is a usage error', async () => {
+  it('refuses bad TLS flags with one line and exit 2, before loading the app', async () => {
     const { main } = (await import(pathToFileURL(join(dist, 'cli/main.js')).href)) as typeof import('../src/cli/main.js');
-    const written: string[] = [];
-    const original = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
-    let code: number;
-    try {
-      code = await main(['serve', join(fixtures, 'c/hello.wasm'), '--tls-cert', join(fixtures, 'tls/server.crt')]);
-    } finally {
-      process.stderr.write = original;
-    }
-    expect(code).toBe(2);
-    expect(written.join('')).toBe('witshim: --tls-cert and --tls-key go together\n');
+    const serve = async (...flags: string[]) => {
+      const written: string[] = [];
+      const original = process.stderr.write.bind(process.stderr);
+      process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+      try {
+        // A file that is not wasm: reaching the app would be a different error.
+        return { code: await main(['serve', join(fixtures, 'tls/ca.crt'), '--addr', '127.0.0.1:0', ...flags]), stderr: written.join('') };
+      } finally {
+        process.stderr.write = original;
+      }
+    };
+    const tls = (name: string) => join(fixtures, 'tls', name);
+    expect(await serve('--tls-cert', tls('server.crt'))).toEqual({ code: 2, stderr: 'witshim: --tls-cert and --tls-key go together\n' });
+    expect(await serve('--tls-cert', tls('server.crt'), '--tls-key', tls('client.key'))).toEqual({ code: 2, stderr: expect.stringMatching(/^witshim: bad --tls-cert \/ --tls-key: .*key values mismatch\n$/) });
+    expect(await serve('--tls-cert', tls('ca.crt'), '--tls-key', tls('ca.crt'))).toEqual({ code: 2, stderr: expect.stringMatching(/^witshim: bad --tls-cert \/ --tls-key: [^\n]*\n$/) });
+    expect(await serve('--tls-cert', tls('missing.crt'), '--tls-key', tls('server.key'))).toEqual({ code: 2, stderr: expect.stringMatching(/^witshim: cannot read --tls-cert .*missing\.crt: ENOENT\n$/) });
   });
 });

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, watch } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { Command } from 'commander';
 import { findConfigFile } from '../api/config.js';
 import { createServer, fullLogger, type ListenOptions, type Server } from '../api/server.js';
@@ -29,7 +30,16 @@ function readPem(flag: string, path: string): string {
 export function tlsFlags(flags: Pick<ServeFlags, 'https' | 'tlsCert' | 'tlsKey' | 'tlsClientCa'>): ListenOptions['tls'] {
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
   const ca = flags.tlsClientCa === undefined ? undefined : readPem('--tls-client-ca', flags.tlsClientCa);
-  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) return { cert: readPem('--tls-cert', flags.tlsCert), key: readPem('--tls-key', flags.tlsKey), ca };
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
+    const identity = { cert: readPem('--tls-cert', flags.tlsCert), key: readPem('--tls-key', flags.tlsKey), ca };
+    // Checked before the app is loaded: not PEM, or a key that is not the certificate's.
+    try {
+      createSecureContext(identity);
+    } catch (err) {
+      throw new UsageError(`bad --tls-cert / --tls-key: ${(err as Error).message.split('\n')[0]}`);
+    }
+    return identity;
+  }
   if (ca !== undefined) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
   return flags.https ? 'self-signed' : undefined;
 }
@@ -71,8 +81,6 @@ export function registerServe(program: Command): void {
       const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
         await server.close();
         if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new UsageError(`cannot listen on ${flags.addr}: ${err.code}`);
-        // A certificate or key Node's TLS refuses (not PEM, or not a pair).
-        if (tls !== undefined && (err.code?.startsWith('ERR_OSSL') || /PEM|key values mismatch/i.test(err.message))) throw new UsageError(`bad --tls-cert / --tls-key: ${err.message.split('\n')[0]}`);
         throw err;
       });
       logger.info(`Listening on ${url}`);
