@@ -20,6 +20,8 @@ export class AppError extends Error {
  * two are also cached on disk across processes). `WebAssembly.Module`s are shared with every worker.
  */
 const prepared = new Map<string, Promise<GuestArtifacts>>();
+/** Apps kept prepared: enough for a test suite's few apps; `serve --watch` replaces its app on every build. */
+const PREPARED_KEPT = 8;
 
 export function readAppBytes(app: AppSource): Uint8Array {
   if (typeof app !== 'string') return app;
@@ -42,6 +44,11 @@ export function loadApp(app: AppSource): Promise<GuestArtifacts> {
       throw new AppError(`${label}: ${err.message.split('\n')[0]}`);
     });
     prepared.set(key, entry);
+    // The oldest go first; servers still using them keep their own references.
+    for (const old of prepared.keys()) {
+      if (prepared.size <= PREPARED_KEPT) break;
+      prepared.delete(old);
+    }
   }
   return entry;
 }
