@@ -250,7 +250,7 @@ function kvConfig(): HostConfig {
   return config;
 }
 
-type KvApi = ReturnType<typeof kvStore> & {
+type KvApi = {
   Store: { open(name: string): KvStoreHandle };
   awaitLookup(p: Pollable): KvEntryHandle | undefined;
   awaitInsert(p: Pollable): void;
@@ -277,7 +277,7 @@ const readAll = (body: Body | undefined) => (body ? dec.decode(body.read(1 << 20
 
 describe('kv-store interface (worker side, through Services)', () => {
   const session = servedSession(kvConfig());
-  const api = kvStore(session) as KvApi;
+  const api = kvStore(session) as unknown as KvApi;
   const body = (text: string) => Body.fromBytes(session.channel, enc.encode(text));
   const options = (extra: object = {}) => ({ backgroundFetch: false, mode: 'overwrite', ...extra });
 

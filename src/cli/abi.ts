@@ -1,12 +1,5 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { existsSync } from 'node:fs';
-import { mappingTable } from '../adapter/mapping-table.js';
-import { witViewFor } from '../adapter/wit-bind.js';
-import { projectRoot } from '../version.js';
-import { describeWitFunction, loadWit, type WitResolve } from '../wit/index.js';
-import { describeWitxFunction, loadWitxDir, type WitxAbi } from '../witx/index.js';
-import { UsageError } from './errors.js';
+import { abi, abiMapping, compareAbi } from '../api/abi.js';
 
 interface AbiOptions {
   json?: boolean;
@@ -27,14 +20,9 @@ export function registerAbi(program: Command): void {
 }
 
 function runAbi(opts: AbiOptions): number {
-  const witx = loadWitxDir(join(projectRoot, 'witx'));
-  const wit = loadWit();
-  if (opts.compare) return compare(witx, wit, opts.compare, !!opts.json);
-  if (opts.mapping) return printMapping(witx, wit, !!opts.json);
-  const summary = {
-    witx: witx.modules.map((m) => ({ module: m.name, functions: m.functions.length })),
-    wit: fastlyInterfaces(wit).map(([id, fns]) => ({ interface: id, functions: fns.size })),
-  };
+  if (opts.compare) return compare(opts.compare, !!opts.json);
+  if (opts.mapping) return printMapping(!!opts.json);
+  const summary = abi();
   if (opts.json) {
     console.log(JSON.stringify(summary, null, 2));
     return 0;
@@ -48,56 +36,21 @@ function runAbi(opts: AbiOptions): number {
   return 0;
 }
 
-function fastlyInterfaces(wit: WitResolve): Array<[string, Map<string, unknown>]> {
-  return [...wit.interfaces.entries()]
-    .filter(([id]) => id.startsWith('fastly:'))
-    .map(([id, iface]) => [id, iface.functions] as [string, Map<string, unknown>]);
-}
-
-function witxSignatures(abi: WitxAbi): Map<string, string> {
-  return new Map(abi.modules.flatMap((m) => m.functions.map((f) => [`${m.name}#${f.name}`, describeWitxFunction(abi, f)] as const)));
-}
-
-function witSignatures(wit: WitResolve): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const [id, iface] of wit.interfaces) {
-    if (!id.startsWith('fastly:')) continue;
-    for (const fn of iface.functions.values()) out.set(`${id}#${fn.name}`, describeWitFunction(wit, fn));
-  }
-  return out;
-}
-
-function diff(ours: Map<string, string>, theirs: Map<string, string>): string[] {
-  const lines: string[] = [];
-  for (const [name, sig] of ours) {
-    const other = theirs.get(name);
-    if (other === undefined) lines.push(`+ ${name}: only in ours: ${sig}`);
-    else if (other !== sig) lines.push(`~ ${name}: ours ${sig}\n    theirs ${other}`);
-  }
-  for (const [name, sig] of theirs) if (!ours.has(name)) lines.push(`- ${name}: only in theirs: ${sig}`);
-  return lines;
-}
-
-function compare(witx: WitxAbi, wit: WitResolve, dir: string, json: boolean): number {
-  for (const sub of ['witx', 'wit']) {
-    if (!existsSync(join(dir, sub))) throw new UsageError(`${dir} has no ${sub}/ directory to compare with`);
-  }
-  const witxDiff = diff(witxSignatures(witx), witxSignatures(loadWitxDir(join(dir, 'witx'))));
-  const witDiff = diff(witSignatures(wit), witSignatures(loadWit(join(dir, 'wit'))));
-  const identical = witxSignatures(witx).size - witxDiff.length;
+function compare(dir: string, json: boolean): number {
+  const result = compareAbi(dir);
   if (json) {
-    console.log(JSON.stringify({ witx: witxDiff, wit: witDiff }, null, 2));
+    console.log(JSON.stringify({ witx: result.witx, wit: result.wit }, null, 2));
   } else {
-    console.log(`WITX: ${identical} hostcalls identical, ${witxDiff.length} differences`);
-    witxDiff.forEach((l) => console.log(`  ${l}`));
-    console.log(`WIT: ${witDiff.length} differences`);
-    witDiff.forEach((l) => console.log(`  ${l}`));
+    console.log(`WITX: ${result.identicalHostcalls} hostcalls identical, ${result.witx.length} differences`);
+    result.witx.forEach((l) => console.log(`  ${l}`));
+    console.log(`WIT: ${result.wit.length} differences`);
+    result.wit.forEach((l) => console.log(`  ${l}`));
   }
-  return witxDiff.length + witDiff.length ? 1 : 0;
+  return result.witx.length + result.wit.length ? 1 : 0;
 }
 
-function printMapping(witx: WitxAbi, wit: WitResolve, json: boolean): number {
-  const rows = mappingTable(witx, witViewFor(wit));
+function printMapping(json: boolean): number {
+  const rows = abiMapping();
   if (json) {
     console.log(JSON.stringify(rows, null, 2));
     return 0;

@@ -1,15 +1,8 @@
 import type { Command } from 'commander';
-import { join } from 'node:path';
-import { componentWit, metadataShow } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { AdaptError, inspectModule } from '../adapt/index.js';
-import { classifyImport, importLabel } from '../adapt/classify.js';
-import { projectRoot } from '../version.js';
-import { loadWitxDir } from '../witx/index.js';
+import { AdaptError } from '../adapt/index.js';
+import { inspect, type InspectReport } from '../api/inspect.js';
 import { readInput } from './adapt.js';
 import { UsageError } from './errors.js';
-
-/** Hostcalls whose behaviour depends on the handle-type shim. */
-const SHIM_MODULES = new Set(['fastly_async_io', 'fastly_cache', 'fastly_http_cache']);
 
 export function registerInspect(program: Command): void {
   program
@@ -18,52 +11,18 @@ export function registerInspect(program: Command): void {
     .argument('<file.wasm>', 'a core module or a component')
     .option('--json', 'print machine-readable JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
-      const bytes = readInput(file);
-      const report = isComponent(bytes) ? await inspectComponent(bytes) : inspectLegacy(bytes, file);
+      let report: InspectReport;
+      try {
+        report = await inspect(readInput(file));
+      } catch (err) {
+        if (err instanceof AdaptError) throw new UsageError(`${file}: ${err.message}`);
+        throw err;
+      }
       console.log(opts.json ? JSON.stringify(report, null, 2) : render(report));
     });
 }
 
-function isComponent(bytes: Uint8Array): boolean {
-  return bytes.length >= 8 && bytes[6] === 1 && bytes[0] === 0 && bytes[1] === 0x61;
-}
-
-function inspectLegacy(bytes: Uint8Array, file: string) {
-  let iface;
-  try {
-    iface = inspectModule(bytes);
-  } catch (err) {
-    if (err instanceof AdaptError) throw new UsageError(`${file}: ${err.message}`);
-    throw err;
-  }
-  const abi = loadWitxDir(join(projectRoot, 'witx'));
-  const hostcalls: Record<string, string[]> = {};
-  const unknown: string[] = [];
-  const wasi: string[] = [];
-  const shim: string[] = [];
-  for (const imp of iface.imports) {
-    const c = classifyImport(abi, imp);
-    if (c.kind === 'hostcall') {
-      const [module, name] = c.hostcall.split('#');
-      (hostcalls[module] ??= []).push(name);
-      if (SHIM_MODULES.has(module)) shim.push(c.hostcall);
-    } else if (c.kind === 'wasi') wasi.push(imp.name);
-    else unknown.push(importLabel(imp));
-  }
-  return { kind: 'module' as const, hostcalls, wasi, unknown, shim };
-}
-
-async function inspectComponent(bytes: Uint8Array) {
-  const wit = await componentWit(bytes);
-  const lines = wit.split('\n').map((l) => l.trim());
-  const imports = lines.filter((l) => l.startsWith('import ')).map((l) => l.slice(7).replace(/;$/, ''));
-  const exports = lines.filter((l) => l.startsWith('export ')).map((l) => l.slice(7).replace(/;$/, ''));
-  const metadata = await metadataShow(bytes);
-  const witshim = JSON.stringify(metadata).includes('"witshim"');
-  return { kind: 'component' as const, imports, exports, producedByWitshim: witshim };
-}
-
-function render(report: ReturnType<typeof inspectLegacy> | Awaited<ReturnType<typeof inspectComponent>>): string {
+function render(report: InspectReport): string {
   if (report.kind === 'component') {
     return [
       `component${report.producedByWitshim ? ' (produced by witshim)' : ''}`,

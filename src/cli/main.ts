@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../version.js';
-import { UsageError } from './errors.js';
+import { asUsageError, UsageError } from './errors.js';
 import { registerAbi } from './abi.js';
 import { registerAdapt } from './adapt.js';
 import { registerInspect } from './inspect.js';
@@ -28,7 +28,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     // Commands report a non-zero outcome (such as `abi --compare` finding differences) here.
     return Number(process.exitCode ?? 0);
-  } catch (err) {
+  } catch (thrown) {
+    const err = asUsageError(thrown);
     if (err instanceof CommanderError) {
       // --help and --version arrive here as "errors" with exit code 0.
       return err.exitCode;

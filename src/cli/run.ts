@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
-import { consoleLogger } from '../server/logger.js';
-import { WorkerPool } from '../server/pool.js';
-import { RequestHost } from '../server/request-host.js';
-import { guestEnvironment, requestId } from '../server/server.js';
-import { loadConfig, prepareApp } from './serve.js';
+import { runOnce } from '../api/server.js';
+import { configFlag } from './serve.js';
 
 interface RunFlags {
   config?: string;
@@ -17,20 +14,7 @@ export function registerRun(program: Command): void {
     .argument('[args...]', 'arguments for the app')
     .option('-C, --config <fastly.toml>', 'fastly.toml whose [local_server] describes backends and stores')
     .action(async (app: string, args: string[], flags: RunFlags) => {
-      const config = loadConfig(app, flags.config);
-      const pool = new WorkerPool(await prepareApp(app), config, 1);
-      const passthrough = consoleLogger();
-      passthrough.guestOutput = (_id, stream, text) => void (stream === 'stdout' ? process.stdout : process.stderr).write(text);
-      try {
-        // A run has a request id like any request (32 hex digits): a legacy module's `_start` may ask for it.
-        const id = requestId();
-        const { finished } = await pool.run((reply) => ({
-          host: new RequestHost(id, undefined, reply, passthrough),
-          message: { kind: 'command', args: [app, ...args], env: guestEnvironment(config, id) },
-        }));
-        process.exitCode = finished.exitCode ?? (finished.outcome === 'ok' ? 0 : 1);
-      } finally {
-        await pool.close();
-      }
+      const result = await runOnce(app, args, { config: configFlag(flags.config) });
+      process.exitCode = result.exitCode;
     });
 }

@@ -1,11 +1,9 @@
 import { existsSync, readFileSync, watch } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { Command } from 'commander';
-import { emptyHostConfig, LOOPBACK_GEO, type HostConfig } from '../host/config.js';
-import { prepareGuest } from '../server/artifacts.js';
-import { ConfigError, loadFastlyToml } from '../server/config.js';
-import { consoleLogger } from '../server/logger.js';
-import { startDevServer } from '../server/server.js';
+import { findConfigFile } from '../api/config.js';
+import { createServer, fullLogger, type ListenOptions, type Server } from '../api/server.js';
+import type { Logger } from '../server/logger.js';
 import { UsageError } from './errors.js';
 
 interface ServeFlags {
@@ -14,6 +12,36 @@ interface ServeFlags {
   watch?: boolean;
   logStdout?: boolean;
   logStderr?: boolean;
+  https?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+}
+
+function readPem(flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** `--tls-cert` with `--tls-key` serve HTTPS with that certificate; `--https` alone with a self-signed one for localhost. */
+export function tlsFlags(flags: Pick<ServeFlags, 'https' | 'tlsCert' | 'tlsKey' | 'tlsClientCa'>): ListenOptions['tls'] {
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const ca = flags.tlsClientCa === undefined ? undefined : readPem('--tls-client-ca', flags.tlsClientCa);
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
+    const identity = { cert: readPem('--tls-cert', flags.tlsCert), key: readPem('--tls-key', flags.tlsKey), ca };
+    // Checked before the app is loaded: not PEM, or a key that is not the certificate's.
+    try {
+      createSecureContext(identity);
+    } catch (err) {
+      throw new UsageError(`bad --tls-cert / --tls-key: ${(err as Error).message.split('\n')[0]}`);
+    }
+    return identity;
+  }
+  if (ca !== undefined) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
+  return flags.https ? 'self-signed' : undefined;
 }
 
 export function parseAddress(text: string): { host: string; port: number } {
@@ -23,40 +51,10 @@ export function parseAddress(text: string): { host: string; port: number } {
   return { host: (match[1] ?? match[2])!, port };
 }
 
-export function readApp(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-}
-
-/** fastly.toml from -C, else beside the app or in the working directory, else an empty config. */
-export function loadConfig(app: string, explicit: string | undefined): HostConfig {
-  const warn = (message: string) => process.stderr.write(`witshim: warning: ${message}\n`);
-  const candidates = explicit ? [explicit] : [resolve('fastly.toml'), resolve(dirname(app), 'fastly.toml')];
-  const path = candidates.find((candidate) => existsSync(candidate));
-  if (explicit && !path) throw new UsageError(`cannot read ${explicit}: no such file`);
-  if (!path) {
-    const config = emptyHostConfig();
-    config.geolocation.addresses = { '127.0.0.1': LOOPBACK_GEO, '::1': LOOPBACK_GEO };
-    return config;
-  }
-  try {
-    return loadFastlyToml(path, warn);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
-export async function prepareApp(path: string) {
-  try {
-    return await prepareGuest(readApp(path));
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`${path}: ${(err as Error).message.split('\n')[0]}`);
-  }
+/** `-C`: the file must exist; without it the API looks for `fastly.toml` here, then beside the app. */
+export function configFlag(path: string | undefined): string | undefined {
+  if (path !== undefined && !existsSync(path)) throw new UsageError(`cannot read ${path}: no such file`);
+  return path;
 }
 
 export function registerServe(program: Command): void {
@@ -69,14 +67,24 @@ export function registerServe(program: Command): void {
     .option('--watch', 'reload when the app or fastly.toml changes')
     .option('--log-stdout', 'treat guest stdout as a log endpoint named "stdout"')
     .option('--log-stderr', 'treat guest stderr as a log endpoint named "stderr"')
+    .option('--https', 'serve HTTPS with a self-signed certificate for localhost (unless --tls-cert is given)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--tls-client-ca <file>', 'PEM CA certificates to verify client certificates against')
     .action(async (app: string, flags: ServeFlags) => {
       const { host, port } = parseAddress(flags.addr);
-      const logger = consoleLogger({ logStdout: flags.logStdout, logStderr: flags.logStderr });
-      const server = await startDevServer({ artifacts: await prepareApp(app), config: loadConfig(app, flags.config), host, port, logger }).catch((err: NodeJS.ErrnoException) => {
-        throw err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new UsageError(`cannot listen on ${flags.addr}: ${err.code}`) : err;
+      const tls = tlsFlags(flags);
+      const logger = fullLogger(flags);
+      // The file found without -C is the one watched and re-read on reload.
+      const configPath = configFlag(flags.config) ?? findConfigFile(app);
+      const server = await createServer(app, { config: configPath, logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
+      const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
+        await server.close();
+        if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new UsageError(`cannot listen on ${flags.addr}: ${err.code}`);
+        throw err;
       });
-      logger.info(`Listening on ${server.url}`);
-      if (flags.watch) watchAndReload(app, flags.config, server, logger);
+      logger.info(`Listening on ${url}`);
+      if (flags.watch) watchAndReload(app, configPath, server, logger);
       await new Promise<void>((resolveStop) => {
         const stop = () => void server.close().then(resolveStop);
         process.once('SIGINT', stop);
@@ -85,14 +93,14 @@ export function registerServe(program: Command): void {
     });
 }
 
-function watchAndReload(app: string, configPath: string | undefined, server: Awaited<ReturnType<typeof startDevServer>>, logger: ReturnType<typeof consoleLogger>): void {
+function watchAndReload(app: string, configPath: string | undefined, server: Server, logger: Logger): void {
   let timer: NodeJS.Timeout | undefined;
   const reload = () => {
     clearTimeout(timer);
     // Editors and compilers write in bursts; reload once things settle.
     timer = setTimeout(async () => {
       try {
-        await server.reload(await prepareApp(app), loadConfig(app, configPath));
+        await server.reload(app, configPath);
         logger.info('Reloaded');
       } catch (err) {
         logger.error(`reload failed, still serving the previous version: ${(err as Error).message}`);

@@ -2,29 +2,14 @@
  * How host functions report `result` errors to jco bindings: a thrown value with an own
  * `payload` property becomes the `err` case; any other thrown `Error` traps the guest.
  */
-export type ErrorCode =
-  | 'generic-error'
-  | 'invalid-argument'
-  | 'auxiliary-error'
-  | 'unsupported'
-  | 'http-invalid'
-  | 'http-user'
-  | 'http-incomplete'
-  | 'cannot-read'
-  | 'http-head-too-large'
-  | 'http-invalid-status'
-  | 'limit-exceeded';
+/** The WIT's `types.error` (jco's declaration): what most host functions fail with. */
+export type ComputeError = import('./host-types.js').ComputeError;
 
-export type ComputeError = { tag: ErrorCode } | { tag: 'buffer-len'; val: bigint };
+/** The cases of `types.error` without a payload, by name. */
+export type ErrorCode = Exclude<ComputeError, { val: unknown }>['tag'];
 
-export type OpenError =
-  | 'invalid-syntax'
-  | 'name-too-long'
-  | 'reserved'
-  | 'not-found'
-  | 'unsupported'
-  | 'limit-exceeded'
-  | 'generic-error';
+/** The WIT's `types.open-error`: what `open` functions fail with. */
+export type OpenError = import('./host-types.js').OpenError;
 
 export class HostError extends Error {
   declare readonly payload: unknown;

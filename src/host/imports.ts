@@ -14,13 +14,18 @@ import { computeRuntime, configStore, deviceDetection, dictionary, secretStore }
 import { notYetServed } from './interfaces/not-yet-served.js';
 import { security } from './interfaces/security.js';
 import { shielding } from './interfaces/shielding.js';
+import type { HostImports, InterfaceName } from './host-types.js';
 import type { Session } from './session.js';
 import type { Wasi } from './wasi.js';
 
-type InterfaceFactory = (session: Session) => Record<string, unknown>;
+/** The stateful services `not-yet-served.ts` answers `unsupported` for (their declarations are in `wit-types/`). */
+type NotYetServed = 'fastly:compute/cache' | 'fastly:compute/http-cache' | 'fastly:compute/purge';
+
+/** Every Fastly interface the WIT declares, less those: the compiler insists each has a module. */
+type Served = Exclude<Extract<InterfaceName, `fastly:${string}`>, NotYetServed>;
 
 /** One module per `fastly:compute` interface; the key is the name jco's bindings look up. */
-const served: Record<string, InterfaceFactory> = {
+const served: { [K in Served]: (session: Session) => HostImports[K] } = {
   'fastly:compute/async-io': asyncIo,
   'fastly:compute/http-body': httpBody,
   'fastly:compute/http-req': httpReq,

@@ -102,10 +102,10 @@ export class Request extends Message {
   setAutoDecompressResponse(encodings: Record<string, boolean>): void {
     this.autoDecompress = encodings;
   }
-  redirectToWebsocketProxy(backend: HandoffTarget): void {
+  redirectToWebsocketProxy(backend: unknown): void {
     handoffTarget(backend).handOff('websocket', this);
   }
-  redirectToGripProxy(backend: HandoffTarget): void {
+  redirectToGripProxy(backend: unknown): void {
     handoffTarget(backend).handOff('grip', this);
   }
 }
@@ -130,7 +130,7 @@ export class Response extends Message {
   setHttpKeepaliveMode(mode: 'automatic' | 'no-keepalive'): void {
     this.keepalive = mode;
   }
-  getRemoteIpAddr(): unknown {
+  getRemoteIpAddr(): IpAddress | undefined {
     return this.remoteAddress === undefined ? undefined : toIpAddress(this.remoteAddress);
   }
   getRemotePort(): number | undefined {
@@ -138,7 +138,10 @@ export class Response extends Message {
   }
 }
 
-export type IpAddress = { tag: 'ipv4'; val: number[] } | { tag: 'ipv6'; val: number[] };
+/** The WIT's `ip-address`: four octets or eight groups. */
+export type IpAddress = import('./wit-types/interfaces/fastly-compute-types.js').IpAddress;
+type Ipv4Address = import('./wit-types/interfaces/fastly-compute-types.js').Ipv4Address;
+type Ipv6Address = import('./wit-types/interfaces/fastly-compute-types.js').Ipv6Address;
 
 /**
  * Converts a textual address (as node:net reports it, or as written in fastly.toml) to the ABI's
@@ -147,13 +150,13 @@ export type IpAddress = { tag: 'ipv4'; val: number[] } | { tag: 'ipv6'; val: num
  * the IPv4 address.
  */
 export function toIpAddress(address: string): IpAddress | undefined {
-  if (isIPv4(address)) return { tag: 'ipv4', val: address.split('.').map(Number) };
+  if (isIPv4(address)) return { tag: 'ipv4', val: address.split('.').map(Number) as Ipv4Address };
   const groups = parseIpv6(address);
   if (!groups) return undefined;
   if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
-    return { tag: 'ipv4', val: [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff] };
+    return { tag: 'ipv4', val: [groups[6]! >> 8, groups[6]! & 0xff, groups[7]! >> 8, groups[7]! & 0xff] as Ipv4Address };
   }
-  return { tag: 'ipv6', val: groups };
+  return { tag: 'ipv6', val: groups as Ipv6Address };
 }
 
 /** The eight 16-bit groups of an IPv6 address in any textual form; node:net decides what is valid. */

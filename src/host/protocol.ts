@@ -44,6 +44,22 @@ export interface DownstreamRequest {
   knownLength?: bigint;
   clientAddress?: string;
   serverAddress?: string;
+  /** Set when the client connected over TLS (`serve --https` / `--tls-cert`). */
+  tls?: DownstreamTls;
+}
+
+/** What the TLS handshake told about the client, as the platform's `downstream-tls-*` report it. */
+export interface DownstreamTls {
+  /** e.g. `TLSv1.3`. */
+  protocol: string;
+  /** The cipher's OpenSSL name, e.g. `TLS_AES_256_GCM_SHA384`. */
+  cipherOpensslName: string;
+  /** The SNI name the client sent. */
+  servername?: string;
+  /** The certificate the client presented, PEM. */
+  clientCertificate?: string;
+  /** Present when the client presented a certificate. */
+  clientCertVerifyResult?: import('./wit-types/interfaces/fastly-compute-http-req.js').ClientCertVerifyResult;
 }
 
 export interface BackendResponse {
@@ -56,23 +72,8 @@ export interface BackendResponse {
   remotePort?: number;
 }
 
-/** Names a `send-error-detail` case of the ABI. */
-export type SendErrorTag =
-  | 'dns-timeout'
-  | 'dns-error'
-  | 'destination-not-found'
-  | 'destination-unavailable'
-  | 'connection-refused'
-  | 'connection-terminated'
-  | 'connection-timeout'
-  | 'tls-certificate-error'
-  | 'tls-configuration-error'
-  | 'http-incomplete-response'
-  | 'http-response-header-section-too-large'
-  | 'http-response-timeout'
-  | 'http-protocol-error'
-  | 'http-request-uri-invalid'
-  | 'internal-error';
+/** Names a `send-error-detail` case of the WIT (jco's declaration of `http-req`). */
+export type SendErrorTag = import('./wit-types/interfaces/fastly-compute-http-req.js').SendErrorDetail['tag'];
 
 export type AwaitedResponse = { ok: BackendResponse } | { err: SendErrorTag; message: string };
 

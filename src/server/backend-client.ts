@@ -1,10 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { BackendSpec } from '../host/config.js';
 import type { AwaitedResponse, HeaderList, HttpVersion, MessageHead, SendErrorTag } from '../host/protocol.js';
-import { settleTrailerHeader } from './outbound.js';
+import { settleTrailerHeader, type BodyTarget } from './outbound.js';
 
 /** Why a backend exchange failed, in the ABI's `send-error-detail` terms. */
 export class SendFailure extends Error {
@@ -66,12 +66,16 @@ export interface Upgraded {
   head: Buffer;
 }
 
-export type BackendAnswer = AwaitedResponse & { stream?: http.IncomingMessage; upgraded?: Upgraded };
+export type BackendAnswer = AwaitedResponse & { stream?: Readable; upgraded?: Upgraded };
 
 export interface BackendExchange {
-  request: http.ClientRequest;
+  /** Where the request body goes (a `ClientRequest` for network backends). */
+  request: BodyTarget;
   response: Promise<BackendAnswer>;
 }
+
+/** Starts a backend exchange: `startBackendRequest` over the network, or a stand-in (JavaScript-function backends). */
+export type BackendDispatch = (spec: BackendSpec, method: string, uri: string, head: MessageHead, knownLength: number | undefined, trailers?: HeaderList) => BackendExchange;
 
 /**
  * Starts a request to `spec`. The caller writes the body into `request`; the returned promise

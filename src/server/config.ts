@@ -214,10 +214,18 @@ export function parseFastlyToml(text: string, file: string, warn: (message: stri
     if (err instanceof TomlError) throw new ConfigError(`${file}:${err.line}:${err.column}: ${err.message.split('\n')[0]}`);
     throw err;
   }
-  const ctx: Context = { file, dir: dirname(resolve(file)), warn };
-  const config = emptyHostConfig();
+  const config = localServerConfig(document.local_server, { file, dir: dirname(resolve(file)), warn });
   if (typeof document.service_id === 'string') config.runtime.serviceId = document.service_id;
-  const local = document.local_server;
+  return config;
+}
+
+/**
+ * The `[local_server]` table (as parsed from TOML, or given as an object by an API user) into
+ * what the host serves. `file` labels messages; relative `file` entries resolve against `dir`.
+ */
+export function localServerConfig(local: unknown, source: { file: string; dir: string; warn: (message: string) => void }): HostConfig {
+  const ctx: Context = source;
+  const config = emptyHostConfig();
   if (local === undefined) {
     config.geolocation.addresses = { '127.0.0.1': LOOPBACK_GEO, '::1': LOOPBACK_GEO };
     return config;

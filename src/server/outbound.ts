@@ -1,4 +1,3 @@
-import type { OutgoingMessage } from 'node:http';
 import type { HeaderList } from '../host/protocol.js';
 import type { InboundSource } from './inbound.js';
 
@@ -31,6 +30,21 @@ export function settleTrailerHeader(headers: string[], chunkable: boolean, trail
 const latin1 = new TextDecoder('latin1');
 
 /**
+ * What a body is written into: the members of Node's `OutgoingMessage` (a `ServerResponse`, a
+ * backend `ClientRequest`) that `OutboundBody` uses, so that an in-process response or a
+ * JavaScript-function backend can stand in for a socket.
+ */
+export interface BodyTarget {
+  readonly destroyed: boolean;
+  write(chunk: Uint8Array): boolean;
+  end(): unknown;
+  destroy(error?: Error): unknown;
+  addTrailers(headers: ReadonlyArray<[string, string]>): void;
+  on(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
+}
+
+/**
  * A body on its way out (downstream response, backend request): pieces are written in order,
  * main-side sources piped through as they fill, waiting for `drain` when the peer is slow.
  * Its trailers are those of the sources piped through, then the guest's, sent at the end when
@@ -43,7 +57,7 @@ export class OutboundBody {
   private readonly trailers: HeaderList = [];
 
   constructor(
-    private readonly target: OutgoingMessage,
+    private readonly target: BodyTarget,
     /** Resolves once the source may have more to give. */
     private readonly changed: () => Promise<void>,
     private readonly onError: (message: string) => void,

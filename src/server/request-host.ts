@@ -1,12 +1,12 @@
-import { IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
+import { IncomingMessage, STATUS_CODES } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { applyEdits } from '../host/headers.js';
 import { isInformational, type AwaitedResponse, type BodySegment, type HeaderList, type Notice, type OutgoingBody, type SendErrorTag, type SyncCall, type SyncReply, type Waitable, type WorkerToMain } from '../host/protocol.js';
-import { headerText, SendFailure, startBackendRequest, type Upgraded } from './backend-client.js';
+import { headerText, SendFailure, startBackendRequest, type BackendDispatch, type Upgraded } from './backend-client.js';
 import { InboundSource } from './inbound.js';
 import type { Logger } from './logger.js';
-import { OutboundBody, settleTrailerHeader } from './outbound.js';
+import { OutboundBody, settleTrailerHeader, type BodyTarget } from './outbound.js';
 import { ServiceError, type BodySink, type ServiceContext, type Services, type UntypedServiceCall } from './services/index.js';
 
 /** A backend's answer; `trailersFrom` is the response whose trailers follow when `stream` is its decoded body. */
@@ -27,9 +27,23 @@ export interface DownstreamUpgrade extends Upgraded {
 }
 
 /**
+ * Where the downstream response goes: the members of Node's `ServerResponse` this host uses, so
+ * that a request can be served without a socket (`in-process.ts`).
+ */
+export interface DownstreamSink extends BodyTarget {
+  writeHead(status: number, headers?: string[] | Record<string, string>): unknown;
+  end(text?: string): unknown;
+  flushHeaders(): void;
+  /** Whether a response without a length goes out chunked (HTTP/1.1). */
+  readonly useChunkedEncodingByDefault: boolean;
+  readonly req: { method?: string };
+}
+
+/**
  * The main-thread side of one guest run: owns the sockets the guest's handles stand for and
  * answers the worker's calls. `respondTo` is the downstream response (absent for commands);
- * `upgrade` is the client's connection when its request asked to switch protocols.
+ * `upgrade` is the client's connection when its request asked to switch protocols; `dispatch`
+ * starts backend requests.
  */
 export class RequestHost {
   private readonly sources = new Map<number, InboundSource>();
@@ -47,10 +61,11 @@ export class RequestHost {
 
   constructor(
     readonly id: string,
-    private readonly respondTo: ServerResponse | undefined,
+    private readonly respondTo: DownstreamSink | undefined,
     private readonly reply: (message: SyncReply) => void,
     private readonly logger: Logger,
     private readonly upgrade?: DownstreamUpgrade,
+    private readonly dispatch: BackendDispatch = startBackendRequest,
     /** The server-wide stores; without them every service call fails as `unsupported`. */
     private readonly services?: Services,
   ) {
@@ -238,7 +253,7 @@ export class RequestHost {
   private sendRequest(notice: Extract<Notice, { op: 'send-request' }>, handoff = false): void {
     let exchange;
     try {
-      exchange = startBackendRequest(notice.backend, notice.method, notice.uri, notice.head, fixedLength(notice.body), notice.body.trailers);
+      exchange = this.dispatch(notice.backend, notice.method, notice.uri, notice.head, fixedLength(notice.body), notice.body.trailers);
     } catch (err) {
       const failure = err instanceof SendFailure ? err : new SendFailure('internal-error', String(err));
       const result = { err: failure.tag, message: failure.message };
@@ -318,7 +333,7 @@ export class RequestHost {
   }
 
   /** The backend's 101 goes down, then bytes flow both ways until either side closes, which closes the other. */
-  private switchProtocols(res: ServerResponse, headers: HeaderList, upstream: Upgraded): void {
+  private switchProtocols(res: DownstreamSink, headers: HeaderList, upstream: Upgraded): void {
     const downstream = this.upgrade;
     if (!downstream) {
       upstream.socket.destroy();
@@ -381,18 +396,19 @@ export class RequestHost {
    * no body (one the guest attached is dropped) and no framing headers. HTTP/1.0 clients get none
    * (RFC 9110 §15.2); neither does a response already under way.
    */
-  private inform(res: ServerResponse | undefined, notice: Extract<Notice, { op: 'respond' }>): void {
+  private inform(res: DownstreamSink | undefined, notice: Extract<Notice, { op: 'respond' }>): void {
     for (const segment of notice.body.segments) {
       if (segment instanceof Uint8Array) continue;
       this.sources.get(segment.source)?.destroy();
       this.sources.delete(segment.source);
     }
-    if (!res || res.headersSent || res.destroyed || res.req.httpVersion === '1.0') return;
+    // An in-process response (`in-process.ts`) has no connection to put them on, as fetch has no place for them.
+    if (!res || !isRawWriter(res) || res.headersSent || res.destroyed || res.req.httpVersion === '1.0') return;
     let head = `HTTP/1.1 ${notice.status} ${STATUS_CODES[notice.status] ?? 'Informational'}\r\n`;
     for (const [name, value] of notice.head.headers) {
       if (name !== 'content-length' && name !== 'transfer-encoding') head += `${name}: ${headerText(value)}\r\n`;
     }
-    (res as unknown as RawWriter)._writeRaw(`${head}\r\n`, 'latin1');
+    res._writeRaw(`${head}\r\n`, 'latin1');
   }
 
   private finish(message: Finished): void {
@@ -432,6 +448,13 @@ function failedReply(call: SyncCall, err: unknown): SyncReply {
 /** Node's way to put bytes on a response's connection ahead of its head (`writeProcessing` uses it). */
 interface RawWriter {
   _writeRaw(data: string, encoding: BufferEncoding): boolean;
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  readonly req: { httpVersion: string };
+}
+
+function isRawWriter(res: DownstreamSink): res is DownstreamSink & RawWriter {
+  return typeof (res as unknown as Partial<RawWriter>)._writeRaw === 'function';
 }
 
 /** A body entirely in hand, or one whose origin promised a length, has a length to announce; anything streamed does not. */
@@ -448,7 +471,7 @@ function fixedLength(body: OutgoingBody): number | undefined {
 }
 
 /** Whether Node sends this response in chunks when it has no length: HTTP/1.1, and a body to frame. */
-function chunksUnframed(res: ServerResponse, status: number): boolean {
+function chunksUnframed(res: DownstreamSink, status: number): boolean {
   return res.useChunkedEncodingByDefault && res.req.method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
 }
 

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
+import { TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isDeepStrictEqual } from 'node:util';
 import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
-import { versionOf } from './backend-client.js';
+import { versionOf, type BackendDispatch } from './backend-client.js';
 import { isReplayed, replayExtensionMethod, takeExtensionMethod } from './extension-methods.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
@@ -25,6 +27,7 @@ interface ClientError extends Error {
 
 /** What Node itself answers a client error with (its default `clientError` behaviour); others are 400. */
 const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
+import { downstreamTls, type TlsIdentity } from './tls.js';
 
 export interface DevServerOptions {
   artifacts: GuestArtifacts;
@@ -33,12 +36,23 @@ export interface DevServerOptions {
   port: number;
   logger: Logger;
   maxWorkers?: number;
+  /** A pool already started for `artifacts` and `config` (the API shares one with in-process requests). */
+  pool?: WorkerPool;
+  /** Starts backend requests (default: over the network; the test harness adds function backends). */
+  dispatch?: BackendDispatch;
+  /** Serve HTTPS with this certificate (client certificates are asked for, and verified against `ca` when given). */
+  tls?: TlsIdentity;
+  /** The stores, when their owner (the API, shared with in-process requests) made them; else the server makes its own. */
+  services?: Services;
 }
 
 export interface DevServer {
   url: string;
-  /** Swaps in a new guest and config; requests in flight finish on the old ones. */
-  reload(artifacts: GuestArtifacts, config: HostConfig): Promise<void>;
+  /**
+   * Swaps in a new guest and config (or a pool started for them, and the stores for them when
+   * their owner made those); requests in flight finish on the old ones.
+   */
+  reload(artifacts: GuestArtifacts, config: HostConfig, next?: WorkerPool, nextServices?: Services): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -94,10 +108,11 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
   }
   const length = req.headers['content-length'];
   const hasBody = length !== undefined || req.headers['transfer-encoding'] !== undefined;
+  const tls = req.socket instanceof TLSSocket ? downstreamTls(req.socket) : undefined;
   const request: DownstreamRequest = {
     id,
     method: req.method ?? 'GET',
-    uri: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
+    uri: `${tls ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
     version: versionOf(req.httpVersion),
     headers,
     originalHeaderNames,
@@ -105,6 +120,7 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
     knownLength: length !== undefined && /^\d+$/.test(length) ? BigInt(length) : hasBody ? undefined : 0n,
     clientAddress: req.socket.remoteAddress,
     serverAddress: req.socket.localAddress,
+    ...(tls ? { tls } : {}),
   };
   return { request, transfer: values.buffer };
 }
@@ -112,10 +128,11 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const { logger } = options;
   let config = options.config;
-  let pool = new WorkerPool(options.artifacts, config, options.maxWorkers);
-  await pool.warm();
+  let pool = options.pool ?? new WorkerPool(options.artifacts, config, options.maxWorkers);
+  if (!options.pool) await pool.warm();
   // Caches, KV stores and rate counters outlive requests and reloads of the same configuration.
-  let services = new Services(config);
+  const ownsServices = options.services === undefined;
+  let services = options.services ?? new Services(config);
 
   const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
@@ -127,7 +144,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     });
     current.pool
       .run((reply) => {
-        const host = new RequestHost(id, res, reply, logger, upgrade, current.services);
+        const host = new RequestHost(id, res, reply, logger, upgrade, options.dispatch, current.services);
         const { request, transfer } = downstreamOf(req, id, host.addSource(req));
         return { host, message: { kind: 'run', request, env: guestEnvironment(current.config, id) }, transfer: [transfer] };
       })
@@ -144,10 +161,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     req.method = method;
     res.shouldKeepAlive = false;
   };
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     restoreMethod(req, res);
     serve(req, res);
-  });
+  };
+  // A client certificate is asked for but not required: the guest sees whether one came and how it verified.
+  const server = options.tls
+    ? https.createServer({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, requestCert: true, rejectUnauthorized: false }, handler)
+    : http.createServer(handler);
   /** Connections past an upgrade, which Node no longer closes as HTTP ones. */
   const switched = new Set<Duplex>();
   // A request to switch protocols runs the guest like any other. Its connection stays open only
@@ -207,13 +228,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const address = server.address() as AddressInfo;
   const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${hostText}:${address.port}`,
-    async reload(artifacts, newConfig) {
-      const next = new WorkerPool(artifacts, newConfig, options.maxWorkers);
-      await next.warm();
+    url: `${options.tls ? 'https' : 'http'}://${hostText}:${address.port}`,
+    async reload(artifacts, newConfig, started, nextServices) {
+      const next = started ?? new WorkerPool(artifacts, newConfig, options.maxWorkers);
+      if (!started) await next.warm();
       const old = pool;
       pool = next;
-      if (!isDeepStrictEqual(config, newConfig)) {
+      if (nextServices) services = nextServices;
+      else if (!isDeepStrictEqual(config, newConfig)) {
         // A changed fastly.toml starts the stores afresh (seeded from it); requests in flight keep the old ones.
         const oldServices = services;
         services = new Services(newConfig);
@@ -230,7 +252,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // What reloads replaced goes now too: its workers would otherwise hold the process open until their grace period ends.
       await Promise.all([...retiring].map((stop) => stop()));
       await pool.close();
-      services.close();
+      if (ownsServices) services.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { Pollable, selectReady } from '../pollable.js';
 import type { Session } from '../session.js';
+import type { HostInterface } from '../host-types.js';
 
 export function asyncIo(session: Session) {
   return {
@@ -12,3 +13,6 @@ export function asyncIo(session: Session) {
     },
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+asyncIo satisfies (session: Session) => HostInterface<'fastly:compute/async-io'>;

@@ -4,6 +4,7 @@ import { checkOpenName, fail, failOpen, fitBytes, fitString, fromUtf8, utf8 } fr
 import type { Request } from '../messages.js';
 import type { HeaderList } from '../protocol.js';
 import type { Session } from '../session.js';
+import type { HostInterface } from '../host-types.js';
 
 /** A `backend.backend` handle: a named origin the guest may send requests to. */
 export class BackendHandle {
@@ -223,3 +224,6 @@ function makeBackendInterface(session: Session) {
     },
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+backendInterface satisfies (session: Session) => HostInterface<'fastly:compute/backend'>;

@@ -1,3 +1,4 @@
+import type { HostInterface } from '../host-types.js';
 import { checkOpenName, fail } from '../errors.js';
 import type { Session } from '../session.js';
 
@@ -6,7 +7,7 @@ import type { Session } from '../session.js';
  * counter and box for each call). Counters and boxes live on the main thread
  * (`src/server/services/erl.ts`), shared by every worker; a handle is just the name.
  */
-export function erl(session: Session): Record<string, unknown> {
+export function erl(session: Session): HostInterface<'fastly:compute/erl'> {
   class PenaltyBox {
     private constructor(readonly name: string) {}
 

@@ -4,6 +4,7 @@ import { checkOpenName, fail, failOpen, fitString, utf8 } from '../errors.js';
 import { addressBits, parsePrefix, prefixContains, type Prefix } from '../ip.js';
 import { formatIpAddress, toIpAddress, type IpAddress } from '../messages.js';
 import type { Session } from '../session.js';
+import type { HostInterface } from '../host-types.js';
 
 /** Canonical text of an address, so config keys and lookups agree however they were written. */
 function canonical(text: string): string | undefined {
@@ -42,7 +43,7 @@ interface AclRule {
   action: string;
 }
 
-export function acl(session: Session): Record<string, unknown> {
+export function acl(session: Session): HostInterface<'fastly:compute/acl'> {
   class Acl {
     private constructor(private readonly rules: AclRule[]) {}
 
@@ -70,3 +71,6 @@ export function acl(session: Session): Record<string, unknown> {
   }
   return { Acl };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+geo satisfies (session: Session) => HostInterface<'fastly:compute/geo'>;

@@ -3,6 +3,7 @@ import { fail, fitBytes, HostError, utf8 } from '../errors.js';
 import { encodeWithCursor } from '../headers.js';
 import type { Pollable } from '../pollable.js';
 import type { Session } from '../session.js';
+import type { HostInterface } from '../host-types.js';
 
 function asBody(handle: Pollable): Body {
   if (!(handle instanceof Body)) fail('invalid-argument');
@@ -54,3 +55,6 @@ export function httpBody(session: Session) {
       }),
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+httpBody satisfies (session: Session) => HostInterface<'fastly:compute/http-body'>;

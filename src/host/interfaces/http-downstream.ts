@@ -2,8 +2,10 @@ import { BOT_HEADERS, botCategoryKind, headerIsTrue, headerString } from '../bot
 import { fail, fitBytes, fitString, utf8 } from '../errors.js';
 import { toIpAddress, type Request } from '../messages.js';
 import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
-import type { DownstreamRequest } from '../protocol.js';
+import type { DownstreamRequest, DownstreamTls } from '../protocol.js';
 import type { Session } from '../session.js';
+import type { HostInterface } from '../host-types.js';
+import type { BotCategory } from '../wit-types/interfaces/fastly-compute-http-downstream.js';
 
 class ExtraNextRequestOptions {}
 class ExtraBotCategory {
@@ -73,6 +75,16 @@ function botText(request: Request, header: string, maxLen: bigint): string | und
   return text === undefined ? undefined : fitString(text, maxLen);
 }
 
+/**
+ * A TLS fact as bytes that must fit the guest's buffer, `none` without TLS or without the fact.
+ * Raw ClientHello, JA3 and JA4 stay `none`: Node's TLS does not expose the ClientHello.
+ */
+function tlsBytes(request: Request, maxLen: bigint, fact: (tls: DownstreamTls) => string | undefined): Uint8Array | undefined {
+  const tls = info(request).tls;
+  const value = tls && fact(tls);
+  return value === undefined ? undefined : fitBytes(utf8.encode(value), maxLen);
+}
+
 export function httpDownstream(session: Session) {
   return {
     ExtraNextRequestOptions,
@@ -118,12 +130,16 @@ export function httpDownstream(session: Session) {
     },
     downstreamClientRequestId: (request: Request, maxLen: bigint) => fitString(info(request).id, maxLen),
     downstreamClientDdosDetected: () => false,
-    downstreamTlsCipherOpensslName: none,
-    downstreamTlsProtocol: none,
+    downstreamTlsCipherOpensslName: (request: Request, maxLen: bigint) => tlsBytes(request, maxLen, (tls) => tls.cipherOpensslName),
+    downstreamTlsProtocol: (request: Request, maxLen: bigint) => tlsBytes(request, maxLen, (tls) => tls.protocol),
     downstreamTlsClientHello: none,
-    downstreamTlsRawClientCertificate: none,
-    downstreamTlsClientCertVerifyResult: none,
-    downstreamTlsClientServername: none,
+    // PEM, as the platform gives it; empty over TLS without a client certificate.
+    downstreamTlsRawClientCertificate: (request: Request, maxLen: bigint) => tlsBytes(request, maxLen, (tls) => tls.clientCertificate ?? ''),
+    downstreamTlsClientCertVerifyResult: (request: Request) => info(request).tls?.clientCertVerifyResult,
+    downstreamTlsClientServername: (request: Request, maxLen: bigint) => {
+      const name = info(request).tls?.servername;
+      return name === undefined ? undefined : fitString(name, maxLen);
+    },
     downstreamTlsJa3Md5: none,
     downstreamTlsJa4: none,
     downstreamComplianceRegion: none,
@@ -132,12 +148,12 @@ export function httpDownstream(session: Session) {
     downstreamBotDetected: (request: Request) => headerIsTrue(info(request).headers, BOT_HEADERS.detected) ?? false,
     downstreamBotName: (request: Request, maxLen: bigint) => botText(request, BOT_HEADERS.name, maxLen),
     downstreamBotCategory: (request: Request, maxLen: bigint) => botText(request, BOT_HEADERS.category, maxLen),
-    downstreamBotCategoryKind(request: Request) {
+    downstreamBotCategoryKind(request: Request): BotCategory | undefined {
       const kind = botCategoryKind(headerString(info(request).headers, BOT_HEADERS.category));
       // As Viceroy: a value that is neither a category nor a number is an error (legacy: `none`).
       if (kind === null) fail('generic-error');
       if (kind === undefined) return undefined;
-      return kind.kind === 'case' ? { tag: kind.tag } : { tag: 'extra', val: new ExtraBotCategory(kind.raw) };
+      return kind.kind === 'case' ? ({ tag: kind.tag } as BotCategory) : { tag: 'extra', val: new ExtraBotCategory(kind.raw) };
     },
     downstreamBotVerified: (request: Request) => headerIsTrue(info(request).headers, BOT_HEADERS.verified),
     downstreamResvpnproxyIsAnonymous: none,
@@ -160,3 +176,6 @@ export function httpDownstream(session: Session) {
     },
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+httpDownstream satisfies (session: Session) => HostInterface<'fastly:compute/http-downstream'>;

@@ -6,6 +6,7 @@ import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
 import type { HeaderEdit, OutgoingBody } from '../protocol.js';
 import type { Session } from '../session.js';
 import { BackendHandle } from './backend.js';
+import type { HostInterface } from '../host-types.js';
 
 /** `http-req.pending-response`: a backend request in flight on the main thread. */
 export class PendingResponse extends Pollable {
@@ -120,3 +121,6 @@ export function httpReq(session: Session) {
     },
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+httpReq satisfies (session: Session) => HostInterface<'fastly:compute/http-req'>;

@@ -6,6 +6,7 @@ import type { Pollable } from '../pollable.js';
 import { isInformational, type HeaderEdit, type OutgoingBody } from '../protocol.js';
 import type { Session } from '../session.js';
 import { PendingResponse } from './http-req.js';
+import type { HostInterface } from '../host-types.js';
 
 type PendingResponseKind = 'any' | 'response' | 'error';
 
@@ -71,3 +72,6 @@ export function httpResp(session: Session) {
     close(): void {},
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+httpResp satisfies (session: Session) => HostInterface<'fastly:compute/http-resp'>;

@@ -1,4 +1,5 @@
 import { fail } from '../errors.js';
+import type { HostInterface } from '../host-types.js';
 
 /** Viceroy has no image optimizer and answers `unsupported`; so does the dev server. */
 function unsupported(): never {
@@ -12,3 +13,6 @@ export function imageOptimizer() {
     transformImageOptimizerRequest: unsupported,
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+imageOptimizer satisfies () => HostInterface<'fastly:compute/image-optimizer'>;

@@ -1,3 +1,4 @@
+import type { HostInterface } from '../host-types.js';
 import { Body } from '../body.js';
 import { checkOpenName, fail, fitString, HostError } from '../errors.js';
 import { dispose, Pollable, type Readiness } from '../pollable.js';
@@ -60,7 +61,7 @@ function drain(body: Pollable): Uint8Array {
   return value;
 }
 
-export function kvStore(session: Session): Record<string, unknown> {
+export function kvStore(session: Session): HostInterface<'fastly:compute/kv-store'> {
   /** A found value: its body can be taken once; metadata and generation stay readable. */
   class Entry {
     private body: Body | undefined;

@@ -1,7 +1,8 @@
 import { checkOpenName, fromUtf8 } from '../errors.js';
 import type { Session } from '../session.js';
+import type { HostInterface } from '../host-types.js';
 
-export function log(session: Session): Record<string, unknown> {
+export function log(session: Session): HostInterface<'fastly:compute/log'> {
   class Endpoint {
     private constructor(private readonly name: string) {}
 
@@ -17,3 +18,4 @@ export function log(session: Session): Record<string, unknown> {
   }
   return { Endpoint };
 }
+

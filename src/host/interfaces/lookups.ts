@@ -1,5 +1,6 @@
 import { checkOpenName, failOpen, fitBytes, fitString } from '../errors.js';
 import type { Session } from '../session.js';
+import type { HostInterface } from '../host-types.js';
 
 /**
  * A string map from `[local_server]` opened by name: `dictionary` and `config-store` read the
@@ -23,7 +24,7 @@ function stringMap(tables: () => Array<Record<string, Record<string, string>>>) 
   };
 }
 
-export function dictionary(session: Session): Record<string, unknown> {
+export function dictionary(session: Session): HostInterface<'fastly:compute/dictionary'> {
   class Dictionary extends stringMap(() => [session.config.dictionaries, session.config.configStores]) {
     static open(name: string): Dictionary {
       return new Dictionary(Dictionary.find(name));
@@ -36,7 +37,7 @@ export function dictionary(session: Session): Record<string, unknown> {
   return { Dictionary };
 }
 
-export function configStore(session: Session): Record<string, unknown> {
+export function configStore(session: Session): HostInterface<'fastly:compute/config-store'> {
   class Store extends stringMap(() => [session.config.configStores, session.config.dictionaries]) {
     static open(name: string): Store {
       return new Store(Store.find(name));
@@ -49,7 +50,7 @@ export function configStore(session: Session): Record<string, unknown> {
   return { Store };
 }
 
-export function secretStore(session: Session): Record<string, unknown> {
+export function secretStore(session: Session): HostInterface<'fastly:compute/secret-store'> {
   class Secret {
     constructor(private readonly bytes: Uint8Array) {}
 
@@ -105,3 +106,7 @@ export function computeRuntime(session: Session) {
     getNamespaceId: () => runtime.namespaceId,
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+deviceDetection satisfies (session: Session) => HostInterface<'fastly:compute/device-detection'>;
+computeRuntime satisfies (session: Session) => HostInterface<'fastly:compute/compute-runtime'>;

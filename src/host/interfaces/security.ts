@@ -1,6 +1,7 @@
 import { Body } from '../body.js';
 import { fail, fitString } from '../errors.js';
 import { Request } from '../messages.js';
+import type { HostInterface } from '../host-types.js';
 
 interface InspectOptions {
   corp?: string;
@@ -21,3 +22,6 @@ export function security() {
     },
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+security satisfies () => HostInterface<'fastly:compute/security'>;

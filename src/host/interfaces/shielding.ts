@@ -2,6 +2,7 @@ import { DEFAULT_TIMEOUTS, type BackendSpec } from '../config.js';
 import { fail, fitString } from '../errors.js';
 import type { Session } from '../session.js';
 import { backendInterface } from './backend.js';
+import type { HostInterface } from '../host-types.js';
 
 class ShieldBackendOptions {
   firstByteTimeoutMs: number | undefined;
@@ -52,3 +53,6 @@ export function shielding(session: Session) {
     },
   };
 }
+
+// Checked against the WIT (see ../host-types.ts).
+shielding satisfies (session: Session) => HostInterface<'fastly:compute/shielding'>;

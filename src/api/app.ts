@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { prepareGuest } from '../server/artifacts.js';
+import type { GuestArtifacts } from '../server/pool.js';
+
+/** An app: its bytes (legacy core module or component), or the path of its `.wasm`. */
+export type AppSource = Uint8Array | string;
+
+/** The app could not be read or loaded; the message is one line for the user. */
+export class AppError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+/**
+ * Prepared apps by content hash, for this process: a fresh server per test then costs only its
+ * workers, since adapting, transpiling and compiling the core modules happen once (the first
+ * two are also cached on disk across processes). `WebAssembly.Module`s are shared with every worker.
+ */
+const prepared = new Map<string, Promise<GuestArtifacts>>();
+/** Apps kept prepared: enough for a test suite's few apps; `serve --watch` replaces its app on every build. */
+const PREPARED_KEPT = 8;
+
+export function readAppBytes(app: AppSource): Uint8Array {
+  if (typeof app !== 'string') return app;
+  try {
+    return new Uint8Array(readFileSync(app));
+  } catch (err) {
+    throw new AppError(`cannot read ${app}: ${(err as Error).message}`);
+  }
+}
+
+/** Adapts (when legacy), transpiles and compiles an app for the workers, once per content. */
+export function loadApp(app: AppSource): Promise<GuestArtifacts> {
+  const bytes = readAppBytes(app);
+  const key = createHash('sha256').update(bytes).digest('hex');
+  let entry = prepared.get(key);
+  if (!entry) {
+    const label = typeof app === 'string' ? app : 'app';
+    entry = prepareGuest(bytes).catch((err: Error) => {
+      prepared.delete(key);
+      throw new AppError(`${label}: ${err.message.split('\n')[0]}`);
+    });
+    prepared.set(key, entry);
+    // The oldest go first; servers still using them keep their own references.
+    for (const old of prepared.keys()) {
+      if (prepared.size <= PREPARED_KEPT) break;
+      prepared.delete(old);
+    }
+  }
+  return entry;
+}

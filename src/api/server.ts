@@ -1,0 +1,186 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { HostConfig } from '../host/config.js';
+import type { BackendDispatch } from '../server/backend-client.js';
+import { serveInProcess, type InProcessExchange } from '../server/in-process.js';
+import { consoleLogger, type Logger } from '../server/logger.js';
+import { WorkerPool, type GuestArtifacts } from '../server/pool.js';
+import { RequestHost } from '../server/request-host.js';
+import { guestEnvironment, requestId, startDevServer, type DevServer } from '../server/server.js';
+import { Services } from '../server/services/index.js';
+import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
+import { loadApp, type AppSource } from './app.js';
+import { resolveConfig, type ConfigOptions, type ConfigSource } from './config.js';
+
+export type { Logger, TlsIdentity };
+
+/** How long requests in flight keep the guest and stores a reload replaced. */
+const RELOAD_GRACE_MS = 30_000;
+
+export interface ServerOptions extends ConfigOptions {
+  /** Backends and stores: a `fastly.toml` path, or its `[local_server]` content as an object. */
+  config?: ConfigSource;
+  /** Guest workers at most (default 32); each serves one request at a time. */
+  maxWorkers?: number;
+  /**
+   * Where lines go: access lines and log endpoint lines (`info`, `endpoint`), problems (`error`),
+   * guest stdout / stderr (`guestOutput`). Missing members print as `witshim serve` does.
+   */
+  logger?: Partial<Logger>;
+  /** Treat guest stdout / stderr as log endpoints named `stdout` / `stderr`. */
+  logStdout?: boolean;
+  logStderr?: boolean;
+}
+
+export interface ListenOptions {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 7676; 0 picks a free port. */
+  port?: number;
+  /**
+   * Serve HTTPS: a certificate and key (PEM text; `ca` verifies client certificates), or
+   * `'self-signed'` for one made for localhost (kept in the cache directory).
+   */
+  tls?: TlsIdentity | 'self-signed';
+}
+
+export interface Server {
+  /** `http://host:port` once listening. */
+  readonly url: string | undefined;
+  /** Starts the HTTP listener; resolves with its URL. */
+  listen(options?: ListenOptions): Promise<string>;
+  /** Serves one request in process, without a socket; the response body streams as the guest writes it. */
+  fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
+  /** Swaps in a new app and/or config; requests in flight finish on the old ones. */
+  reload(app?: AppSource, config?: ConfigSource): Promise<void>;
+  /** Stops listening and stops the workers. */
+  close(): Promise<void>;
+}
+
+/** What `createServer` builds on: also used by the test harness (`witshim/test`). */
+export interface ServerCore {
+  artifacts: GuestArtifacts;
+  config: HostConfig;
+  logger: Logger;
+  maxWorkers?: number;
+  dispatch?: BackendDispatch;
+}
+
+/** A server with the in-process exchange exposed: the harness gives each request a logger of its own. */
+export interface CoreServer extends Server {
+  exchange(request: Request, logger?: Logger): InProcessExchange;
+}
+
+export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' | 'logStderr'>): Logger {
+  return { ...consoleLogger({ logStdout: options.logStdout, logStderr: options.logStderr }), ...options.logger };
+}
+
+/**
+ * Loads an app (a legacy core module is adapted on the fly) and starts its workers. Throws
+ * `AppError` for an app that cannot be read or loaded, `ConfigError` for a bad config.
+ */
+export async function createServer(app: AppSource, options: ServerOptions = {}): Promise<Server> {
+  const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
+  return startServerCore({ artifacts: await loadApp(app), config, logger: fullLogger(options), maxWorkers: options.maxWorkers }, options);
+}
+
+export async function startServerCore(core: ServerCore, options: ConfigOptions = {}): Promise<CoreServer> {
+  let pool = new WorkerPool(core.artifacts, core.config, core.maxWorkers);
+  let { artifacts, config } = core;
+  await pool.warm();
+  // One set of stores for HTTP and in-process requests alike; a reload keeps it unless the config changed.
+  let services = new Services(config);
+  let http: DevServer | undefined;
+  let closed = false;
+  /** Stops for what reloads replaced, each run once: after a grace period, or at close. */
+  const retiring = new Set<() => Promise<void>>();
+  const retire = (close: () => void | Promise<void>) => {
+    let done: Promise<void> | undefined;
+    const stop = () => (done ??= (retiring.delete(stop), Promise.resolve(close())));
+    retiring.add(stop);
+    setTimeout(() => void stop(), RELOAD_GRACE_MS).unref();
+  };
+  const server: CoreServer = {
+    get url() {
+      return http?.url;
+    },
+    async listen(listen = {}) {
+      if (closed) throw new Error('the server is closed');
+      if (http) return http.url;
+      const tls = listen.tls === 'self-signed' ? await selfSignedLocalhost() : listen.tls;
+      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers, tls, dispatch: core.dispatch, services });
+      return http.url;
+    },
+    exchange(request, logger = core.logger) {
+      if (closed) throw new Error('the server is closed');
+      return serveInProcess(request, { pool, config, logger, dispatch: core.dispatch, services });
+    },
+    async fetch(input, init) {
+      // A bare path is taken as on `http://localhost`, as a browser resolves it against the page.
+      const target = typeof input === 'string' && input.startsWith('/') ? new URL(input, 'http://localhost') : input;
+      return server.exchange(new Request(target, init)).response;
+    },
+    async reload(app, source) {
+      const nextArtifacts = app === undefined ? artifacts : await loadApp(app);
+      const nextConfig = source === undefined ? config : resolveConfig(source, { ...options, appPath: typeof app === 'string' ? app : undefined });
+      const next = new WorkerPool(nextArtifacts, nextConfig, core.maxWorkers);
+      await next.warm();
+      const old = pool;
+      const oldServices = services;
+      // A changed config starts the stores afresh (seeded from it); requests in flight keep the old ones.
+      if (!isDeepStrictEqual(config, nextConfig)) services = new Services(nextConfig);
+      [pool, artifacts, config] = [next, nextArtifacts, nextConfig];
+      if (http) await http.reload(nextArtifacts, nextConfig, next, services);
+      // Requests in flight on the old guest finish before its workers stop.
+      else retire(() => old.close());
+      if (oldServices !== services) retire(() => oldServices.close());
+    },
+    async close() {
+      closed = true;
+      if (http) await http.close();
+      else await pool.close();
+      await Promise.all([...retiring].map((stop) => stop()));
+      services.close();
+    },
+  };
+  return server;
+}
+
+export interface RunOptions extends ServerOptions {
+  /** `argv[0]` the guest sees (default: the app's path, or `app.wasm`). */
+  argv0?: string;
+  /** Where guest stdout / stderr go (default: this process's, as written). */
+  stdout?: (text: string) => void;
+  stderr?: (text: string) => void;
+}
+
+export interface RunResult {
+  /** The guest's exit code: its `proc_exit(n)` for a legacy module, else 0 / 1. */
+  exitCode: number;
+  outcome: 'ok' | 'guest-error' | 'trap';
+  message?: string;
+}
+
+/**
+ * Runs an app once as a command (`wasi:cli/run`; an adapted legacy module's `_start` runs on an
+ * empty `GET http://localhost/`), with `args`, and resolves with its exit code.
+ */
+export async function runOnce(app: AppSource, args: string[] = [], options: RunOptions = {}): Promise<RunResult> {
+  const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
+  const pool = new WorkerPool(await loadApp(app), config, 1);
+  const services = new Services(config);
+  const logger = fullLogger(options);
+  const out = { stdout: options.stdout ?? ((text: string) => void process.stdout.write(text)), stderr: options.stderr ?? ((text: string) => void process.stderr.write(text)) };
+  logger.guestOutput = (_id, stream, text) => out[stream](text);
+  try {
+    // A run has a request id like any request (32 hex digits): a legacy module's `_start` may ask for it.
+    const id = requestId();
+    const { finished } = await pool.run((reply) => ({
+      host: new RequestHost(id, undefined, reply, logger, undefined, undefined, services),
+      message: { kind: 'command', args: [options.argv0 ?? (typeof app === 'string' ? app : 'app.wasm'), ...args], env: guestEnvironment(config, id) },
+    }));
+    return { exitCode: finished.exitCode ?? (finished.outcome === 'ok' ? 0 : 1), outcome: finished.outcome, message: finished.message };
+  } finally {
+    await pool.close();
+    services.close();
+  }
+}
