@@ -43,6 +43,19 @@ function storeOptions(options: CacheWriteOptions): StoreWriteOptions {
 
 let purgeSequence = 0;
 
+/** Every live cache service in this process, for leak checks (`cacheServiceStats`). */
+const liveServices = new Set<{ store: CacheStore; liveHandles(): number }>();
+
+/** What the live cache services hold: handles the workers have, and the stores' own counts. */
+export function cacheServiceStats(): { handles: number; keys: number; objects: number; transactions: number; waiting: number; readers: number } {
+  const total = { handles: 0, keys: 0, objects: 0, transactions: 0, waiting: 0, readers: 0 };
+  for (const service of liveServices) {
+    total.handles += service.liveHandles();
+    for (const [name, count] of Object.entries(service.store.stats())) total[name as keyof typeof total] += count;
+  }
+  return total;
+}
+
 /** The services module; `store` is injectable so tests can drive the clock. */
 export function cacheService(store?: CacheStore) {
   return (_config: HostConfig, events: ServiceEvents): ServiceModule<Methods> & { store: CacheStore; liveHandles(): number } => {
@@ -81,10 +94,12 @@ export function cacheService(store?: CacheStore) {
       if (object && object.body.state !== 'failed') {
         const now = cache.now();
         const freshness = object.freshness(now);
-        state.found = freshness.usable || freshness.usableIfError;
+        // Usable-if-error speaks of a stale object that stale-if-error still lets through.
+        const ifError = !freshness.fresh && freshness.usableIfError;
+        state.found = freshness.usable || ifError;
         state.usable = freshness.usable;
         state.stale = !freshness.fresh;
-        state.usableIfError = freshness.usableIfError;
+        state.usableIfError = ifError;
       }
       return state;
     };
@@ -217,7 +232,7 @@ export function cacheService(store?: CacheStore) {
         }),
     };
 
-    return {
+    const module: ServiceModule<Methods> & { store: CacheStore; liveHandles(): number } = {
       store: cache,
       liveHandles: () => handles.size,
       handlers,
@@ -226,11 +241,16 @@ export function cacheService(store?: CacheStore) {
         const tx = handles.get(Number(key.slice(WAIT_PREFIX.length)))?.tx;
         return tx === undefined || tx.status !== 'waiting';
       },
-      endRequest(requestId) {
+      endRequest(requestId: string) {
         for (const id of [...(byOwner.get(requestId) ?? [])]) drop(id);
         cache.endRequest(requestId);
       },
+      close() {
+        liveServices.delete(module);
+      },
     };
+    liveServices.add(module);
+    return module;
   };
 }
 
