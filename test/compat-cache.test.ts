@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildJsApp } from './support/js-app.js';
 import { GateOrigin, originToml, serveInProcess, streamGet, type InProcessServe } from './support/cache-harness.js';
 
 /*
@@ -167,5 +168,42 @@ describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
     );
     expect((await holder).text).toBe('state=8 waited=0 inserted');
     await settledClean();
+  });
+});
+
+describe('core cache through a js-compute app (SimpleCache, CoreCache)', { timeout: 20_000 }, () => {
+  let js: InProcessServe;
+  const jsGet = async (path: string) => {
+    const res = await fetch(`${js.url}${path}`);
+    return `${res.status} ${await res.text()}`;
+  };
+
+  beforeAll(async () => {
+    const app = await buildJsApp(join(here, 'fixtures/js-apps/cache.js'));
+    js = await serveInProcess(readFileSync(app), originToml(origin.port));
+  }, 180_000);
+
+  afterAll(async () => {
+    await js?.close();
+  });
+
+  it('SimpleCache.getOrSet computes once, then serves the cached value; purge removes it', async () => {
+    expect(await jsGet('/simple-get?key=s')).toBe('200 none');
+    expect(await jsGet('/simple?key=s&value=first')).toBe('200 computed:first');
+    expect(await jsGet('/simple?key=s&value=second')).toBe('200 cached:first');
+    expect(await jsGet('/simple-get?key=s')).toBe('200 found:first');
+    expect(await jsGet('/simple-purge?key=s')).toBe('200 purged');
+    expect(await jsGet('/simple?key=s&value=third')).toBe('200 computed:third');
+  });
+
+  it('CoreCache: transaction miss inserts, the next lookup hits with metadata; insert, lookup with a range, insert-and-stream-back', async () => {
+    expect(await jsGet('/core?key=c&value=hello')).toBe('200 inserted');
+    expect(await jsGet('/core?key=c')).toBe('200 hit:hello found=true stale=false hits=1 length=5 meta=meta maxAge=60000');
+    expect(await jsGet('/core-lookup?key=none')).toBe('200 miss');
+    expect(await jsGet('/core-insert?key=i&value=0123456789')).toBe('200 inserted');
+    expect(await jsGet('/core-lookup?key=i')).toBe('200 found:0123456789');
+    expect(await jsGet('/core-lookup?key=i&start=2&end=5')).toBe('200 found:2345');
+    expect(await jsGet('/core-stream-back?key=b&value=round-trip')).toBe('200 streamed:round-trip');
+    expect(await jsGet('/core-stream-back?key=b&value=other')).toBe('200 already:round-trip');
   });
 });
