@@ -126,6 +126,17 @@ describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
     await settledClean();
   });
 
+  it('fails a transaction lookup that would wait on the obligation its own request holds, rather than hang', async () => {
+    expect((await get('op=twice&key=self')).text).toBe('first: status 0 state 8\nsecond: status 1\nasync: status 1\ncancel: status 0\n');
+    await settledClean();
+  });
+
+  it('hands the obligation on when the request holding it traps', async () => {
+    expect((await get('op=trap&key=trapped')).status).toBe(500);
+    expect((await get('op=get&key=trapped&body=after')).text).toBe('state=8 waited=0 inserted');
+    await settledClean();
+  });
+
   it('keeps Vary variants apart by the request headers the rule names', async () => {
     const en = { 'accept-language': 'en' };
     const fr = { 'accept-language': 'fr' };
