@@ -3,7 +3,7 @@
  * how an object ages (fresh, usable within stale-while-revalidate, usable-if-error within
  * stale-if-error, cut short by a soft purge), and the errors the store reports.
  */
-import { CachedBody } from './body.js';
+import type { CachedBody } from './body.js';
 import type { VaryRule } from './vary.js';
 
 /** Fastly: "A cache key: up to 4KiB of arbitrary bytes". */
