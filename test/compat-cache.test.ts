@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readModuleInterface } from '../src/wasm/imports.js';
+import { coreSignature, findWitxFunction, loadWitxDir, lowerFunction } from '../src/witx/index.js';
 import { buildJsApp } from './support/js-app.js';
 import { GateOrigin, originToml, serveInProcess, streamGet, type InProcessServe } from './support/cache-harness.js';
 
@@ -35,6 +37,20 @@ afterAll(async () => {
   origin?.stop();
 });
 
+describe('committed cache guest builds', () => {
+  const abi = loadWitxDir(join(here, '../witx'));
+  it.each(['test/fixtures/c/corecache.wasm', 'bench/fixtures/cachehit.wasm'])('%s imports each hostcall with the exact WITX-lowered signature', (file) => {
+    const { imports } = readModuleInterface(readFileSync(join(here, '..', file)));
+    const hostcalls = imports.filter((imp) => imp.module.startsWith('fastly_'));
+    expect(hostcalls.length).toBeGreaterThan(0);
+    for (const imp of hostcalls) {
+      const fn = findWitxFunction(abi, imp.module, imp.name);
+      expect(fn, `${imp.module}#${imp.name}`).toBeDefined();
+      expect(imp.type, `${imp.module}#${imp.name}`).toEqual(coreSignature(lowerFunction(abi, fn!)));
+    }
+  });
+});
+
 // Lookup states as the legacy flags: found 1, usable 2, stale 4, must-insert-or-update 8.
 describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
   it('misses, inserts, then hits with the same bytes, metadata, length and hit count', async () => {
@@ -44,6 +60,12 @@ describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
     expect(await get('op=read&key=basic')).toEqual({ status: 200, text: 'hello' });
     expect(await get('op=read&key=basic&from=1&to=3')).toEqual({ status: 200, text: 'ell' });
     expect(await get('op=read&key=nothing-here')).toEqual({ status: 404, text: 'miss' });
+    await settledClean();
+  });
+
+  it('inserts a backend response body appended to the insert body (a main-side stream piped into the cache)', async () => {
+    expect((await get('op=get&key=piped&body=head:&origin=/signal%3Fid%3Dpiped')).text).toBe('state=8 waited=0 append=0 inserted');
+    expect((await get('op=get&key=piped')).text).toBe('state=3 waited=0 hit hits=1 length=18 meta=meta body=head:/signal piped');
     await settledClean();
   });
 
