@@ -169,7 +169,8 @@ describe('cache interface (worker side) on the main-side module', () => {
     const miss = api.Entry.lookup(key('nothing'), lookupOptions);
     expect(miss.getState().found).toBe(false);
     expect(payload(() => miss.getBody({}))).toEqual({ tag: 'cannot-read' });
-    expect(payload(() => miss.transactionInsert(write()))).toEqual({ tag: 'invalid-argument' });
+    expect(payload(() => miss.transactionInsert(write()))).toEqual({ tag: 'auxiliary-error' });
+    expect(payload(() => miss.transactionCancel())).toEqual({ tag: 'auxiliary-error' });
     expect(payload(() => api.Entry.lookup(new Uint8Array(4097), lookupOptions))).toEqual({ tag: 'invalid-argument' });
     expect(payload(() => purge.purgeSurrogateKey('two keys', { softPurge: false }))).toEqual({ tag: 'invalid-argument' });
     expect(JSON.parse(purge.purgeSurrogateKeyVerbose('one', { softPurge: true }, 1000n))).toMatchObject({ status: 'ok', id: expect.any(String) });

@@ -139,10 +139,10 @@ class EntryCore implements Waiter {
     return Body.fromSource(this.session.channel, source, knownLength);
   }
 
-  /** The handle the main side knows it by, for calls that need one. */
+  /** The handle the main side knows it by, for calls that need one (none: nothing to act on there). */
   mainHandle(): number {
     const handle = this.settled().handle;
-    if (handle === undefined) fail('invalid-argument');
+    if (handle === undefined) fail('auxiliary-error');
     return handle;
   }
 
@@ -266,10 +266,13 @@ export function cacheInterface(session: Session) {
       this.core.close();
     }
 
-    /** Inserting needs the obligation; the write's request headers come from the lookup (Viceroy refuses others). */
+    /**
+     * Inserting needs the obligation (else `auxiliary-error`, as Viceroy answers); the write's
+     * request headers come from the lookup (Viceroy refuses others as `invalid-argument`).
+     */
     transactionHandle(options: WriteOptions): number {
       if (options.requestHeaders !== undefined) fail('invalid-argument');
-      if (!this.core.state().mustInsertOrUpdate) fail('invalid-argument');
+      if (!this.core.state().mustInsertOrUpdate) fail('auxiliary-error');
       return this.core.mainHandle();
     }
   }

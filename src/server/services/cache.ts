@@ -198,7 +198,7 @@ export function cacheService(store?: CacheStore) {
       'cache.transaction-insert': ({ handle, options, sink, streamBack }, ctx) => {
         const entry = get(handle, ctx);
         return guarded(() => {
-          if (!entry.tx || entry.tx.kind !== 'lookup') throw new CacheError('invalid-argument', 'not a transaction');
+          if (!entry.tx || entry.tx.kind !== 'lookup') throw new CacheError('auxiliary-error', 'not a transaction');
           const object = cache.transactionInsert(entry.tx, storeOptions(options));
           ctx.addSink(sink, object.body.sink());
           if (!streamBack) return undefined;
@@ -209,14 +209,14 @@ export function cacheService(store?: CacheStore) {
       'cache.transaction-update': ({ handle, options }, ctx) => {
         const entry = get(handle, ctx);
         guarded(() => {
-          if (!entry.tx || entry.tx.kind !== 'lookup') throw new CacheError('invalid-argument', 'not a transaction');
+          if (!entry.tx || entry.tx.kind !== 'lookup') throw new CacheError('auxiliary-error', 'not a transaction');
           cache.transactionUpdate(entry.tx, storeOptions(options));
         });
       },
       'cache.transaction-cancel': ({ handle }, ctx) => {
         const entry = get(handle, ctx);
         guarded(() => {
-          if (!entry.tx) throw new CacheError('invalid-argument', 'not a transaction');
+          if (!entry.tx) throw new CacheError('auxiliary-error', 'not a transaction');
           cache.cancel(entry.tx);
         });
       },
@@ -243,7 +243,7 @@ export function cacheService(store?: CacheStore) {
       'cache.replace-insert': ({ handle, options, sink }, ctx) => {
         const entry = get(handle, ctx);
         guarded(() => {
-          if (!entry.tx || entry.tx.kind !== 'replace') throw new CacheError('invalid-argument', 'not a replace entry');
+          if (!entry.tx || entry.tx.kind !== 'replace') throw new CacheError('auxiliary-error', 'not a replace entry');
           const object = cache.replaceInsert(entry.tx, storeOptions(options));
           ctx.addSink(sink, object.body.sink());
         });

@@ -169,7 +169,7 @@ export class CacheStore {
   transactionUpdate(tx: Transaction, options: StoreWriteOptions): CachedObject {
     this.mustHoldObligation(tx);
     const previous = tx.found;
-    if (!previous || previous.body.state === 'failed') throw new CacheError('invalid-argument', 'there is no cached object to update');
+    if (!previous || previous.body.state === 'failed') throw new CacheError('auxiliary-error', 'there is no cached object to update');
     const object = this.makeObject(tx.headers, { ...options, length: undefined }, previous.body);
     this.place(tx.keyId, object);
     this.release(tx);
@@ -213,8 +213,8 @@ export class CacheStore {
    * is visible (streaming) at once.
    */
   replaceInsert(tx: Transaction, options: StoreWriteOptions): CachedObject {
-    if (tx.kind !== 'replace' || tx.status !== 'ready') throw new CacheError('invalid-argument', 'not a replace entry ready to insert');
-    if (tx.replacement) throw new CacheError('invalid-argument', 'this replace already inserted');
+    if (tx.kind !== 'replace' || tx.status !== 'ready') throw new CacheError('auxiliary-error', 'not a replace entry ready to insert');
+    if (tx.replacement) throw new CacheError('auxiliary-error', 'this replace already inserted');
     const object = this.makeObject(tx.headers, options);
     tx.replacement = object;
     if (tx.strategy === 'immediate-force-miss') {
@@ -339,8 +339,9 @@ export class CacheStore {
     this.slot(entry, object.variant).object = object;
   }
 
+  /** Viceroy answers these misuses as the handle being unusable here (`auxiliary-error`, legacy `badf`; the Rust SDK's `InvalidOperation`). */
   private mustHoldObligation(tx: Transaction): void {
-    if (!tx.obligated) throw new CacheError('invalid-argument', 'this entry is not obliged to insert or update');
+    if (!tx.obligated) throw new CacheError('auxiliary-error', 'this entry is not obliged to insert or update');
   }
 
   /** Drops the obligation and lets the slot's waiters look again, in order. */
