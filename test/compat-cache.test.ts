@@ -228,6 +228,7 @@ describe('core cache through a js-compute app (SimpleCache, CoreCache)', { timeo
     expect(await jsGet('/simple-get?key=s')).toBe('200 found:first');
     expect(await jsGet('/simple-purge?key=s')).toBe('200 purged');
     expect(await jsGet('/simple?key=s&value=third')).toBe('200 computed:third');
+    await settledClean();
   });
 
   it('CoreCache: transaction miss inserts, the next lookup hits with metadata; insert, lookup with a range, insert-and-stream-back', async () => {
@@ -239,5 +240,6 @@ describe('core cache through a js-compute app (SimpleCache, CoreCache)', { timeo
     expect(await jsGet('/core-lookup?key=i&start=2&end=5')).toBe('200 found:2345');
     expect(await jsGet('/core-stream-back?key=b&value=round-trip')).toBe('200 streamed:round-trip');
     expect(await jsGet('/core-stream-back?key=b&value=other')).toBe('200 already:round-trip');
+    await settledClean();
   });
 });
