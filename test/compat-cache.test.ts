@@ -242,4 +242,19 @@ describe('core cache through a js-compute app (SimpleCache, CoreCache)', { timeo
     expect(await jsGet('/core-stream-back?key=b&value=other')).toBe('200 already:round-trip');
     await settledClean();
   });
+
+  it('CoreCache.transactionLookupAsync: a busy handle that waits (with and without timeout) behind another request', async () => {
+    expect(await jsGet('/core-async?key=a&value=first')).toBe('200 async inserted (pending=false)');
+    expect(await jsGet('/core-async?key=a')).toBe('200 async hit (pending=false): first');
+    const holder = jsGet('/core-hold?key=held&value=late&gate=js-gate');
+    await origin.arrived('js-gate');
+    expect(await jsGet('/core-async?key=held&timeout=50')).toBe('200 timed out (pending=true)');
+    const waiter = jsGet('/core-async?key=held');
+    // The waiter is parked: the holder has not inserted (its gate is shut), so nothing else can answer it.
+    await vi.waitFor(() => expect(js.cacheStats().waiting).toBe(1), { timeout: 5000, interval: 20 });
+    origin.open('js-gate');
+    expect(await holder).toBe('200 held and inserted');
+    expect(await waiter).toBe('200 async hit (pending=true): late');
+    await settledClean();
+  });
 });
