@@ -163,6 +163,38 @@ describe('cache interface (worker side) on the main-side module', () => {
     expect(h.module.liveHandles()).toBe(0);
   });
 
+  it('a body still being written streams through a main-side source; ranges wait for their bytes when always-use-requested-range', async () => {
+    const h = harness();
+    const writer = h.session('w');
+    const reader = h.session('r');
+    const body = writer.api.insert(key('k'), write());
+    body.write(enc.encode('0123'));
+    await tick();
+    const ctx = { requestId: 'r', addSource: (stream: Readable) => (h.sources.set(100, stream), 100), addSink() {} };
+    const handlers = h.module.handlers as unknown as Record<string, (args: unknown, ctx: unknown) => unknown>;
+    const read = (stream: Readable) =>
+      new Promise<string>((resolve) => {
+        let text = '';
+        stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        stream.on('end', () => resolve(text));
+      });
+    const view = handlers['cache.lookup']!({ key: key('k'), transactional: false }, ctx) as { handle: number; object: { length?: bigint; body?: Uint8Array } };
+    expect(view.object.length).toBeUndefined();
+    expect(view.object.body).toBeUndefined();
+    handlers['cache.get-body']!({ handle: view.handle, from: 2n, to: 5n, alwaysUseRequestedRange: true }, ctx);
+    const ranged = read(h.sources.get(100)!);
+    handlers['cache.get-body']!({ handle: view.handle, from: 2n, to: 5n, alwaysUseRequestedRange: false }, ctx);
+    const whole = read(h.sources.get(100)!);
+    body.write(enc.encode('456789'));
+    body.close();
+    expect(await ranged).toBe('2345');
+    expect(await whole).toBe('0123456789');
+    // The reader's entry keeps a handle (its body streams) until it is closed.
+    expect(h.module.liveHandles()).toBe(1);
+    reader.end();
+    expect(h.module.liveHandles()).toBe(0);
+  });
+
   it('errors: no obligation, a body on a miss, a key over 4096 bytes, purge of a bad key', () => {
     const h = harness();
     const { api, purge } = h.session('r1');

@@ -135,7 +135,12 @@ class EntryCore implements Waiter {
       const range = bodyRange(object.body.length, options.from, options.to, this.alwaysUseRequestedRange);
       return Body.fromBytes(this.session.channel, sliceRange(object.body, range));
     }
-    const { source, knownLength } = this.session.service('cache.get-body', { handle: this.view.handle!, from: options.from, to: options.to });
+    const { source, knownLength } = this.session.service('cache.get-body', {
+      handle: this.view.handle!,
+      from: options.from,
+      to: options.to,
+      alwaysUseRequestedRange: this.alwaysUseRequestedRange,
+    });
     return Body.fromSource(this.session.channel, source, knownLength);
   }
 

@@ -73,7 +73,7 @@ export type CacheMethods = {
   'cache.transaction-update': ServiceMethod<{ handle: number; options: CacheWriteOptions }, void>;
   'cache.transaction-cancel': ServiceMethod<{ handle: number }, void>;
   /** A main-side source streaming the found object's body (or a range of it). */
-  'cache.get-body': ServiceMethod<{ handle: number; from?: bigint; to?: bigint }, { source: number; knownLength?: bigint }>;
+  'cache.get-body': ServiceMethod<{ handle: number; from?: bigint; to?: bigint; alwaysUseRequestedRange: boolean }, { source: number; knownLength?: bigint }>;
   /** The handle was closed or dropped (sent as a notice). */
   'cache.close': ServiceMethod<{ handle: number }, void>;
   'cache.replace': ServiceMethod<{ key: Uint8Array; headers?: HeaderList; strategy: ReplaceStrategyName }, EntryView>;

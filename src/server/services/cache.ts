@@ -21,7 +21,6 @@ interface Handle {
   tx?: Transaction;
   /** The object it reads (a lookup's find, or an insert streamed back). */
   object?: CachedObject;
-  alwaysUseRequestedRange: boolean;
 }
 
 const WAIT_PREFIX = 'cache:';
@@ -162,7 +161,7 @@ export function cacheService(store?: CacheStore) {
             if (!object) return view(undefined, undefined, undefined);
             const complete = object.body.state === 'complete' && object.body.length <= INLINE_BODY_BYTES;
             // A small complete object needs nothing kept: the reply carries it all.
-            const id = complete ? undefined : register({ owner: ctx.requestId, object, alwaysUseRequestedRange: false });
+            const id = complete ? undefined : register({ owner: ctx.requestId, object });
             return view(id, undefined, object);
           }
           const tx = cache.transactionLookup(key, headersOf(headers), ctx.requestId);
@@ -172,7 +171,7 @@ export function cacheService(store?: CacheStore) {
             cache.close(tx);
             return view(undefined, undefined, object);
           }
-          const id = register({ owner: ctx.requestId, tx, object, alwaysUseRequestedRange: false });
+          const id = register({ owner: ctx.requestId, tx, object });
           return view(id, tx, object);
         }),
       'cache.await': ({ handle }, ctx) => {
@@ -202,7 +201,7 @@ export function cacheService(store?: CacheStore) {
           const object = cache.transactionInsert(entry.tx, storeOptions(options));
           ctx.addSink(sink, object.body.sink());
           if (!streamBack) return undefined;
-          const id = register({ owner: ctx.requestId, object, alwaysUseRequestedRange: entry.alwaysUseRequestedRange });
+          const id = register({ owner: ctx.requestId, object });
           return view(id, undefined, object);
         });
       },
@@ -220,11 +219,11 @@ export function cacheService(store?: CacheStore) {
           cache.cancel(entry.tx);
         });
       },
-      'cache.get-body': ({ handle, from, to }, ctx) => {
+      'cache.get-body': ({ handle, from, to, alwaysUseRequestedRange }, ctx) => {
         const entry = get(handle, ctx);
         const object = entry.object;
         if (!object || object.body.state === 'failed') throw new ServiceError({ tag: 'invalid-argument' });
-        const range = bodyRange(object.body.knownLength(), from, to, entry.alwaysUseRequestedRange);
+        const range = bodyRange(object.body.knownLength(), from, to, alwaysUseRequestedRange);
         const stream = object.body.openReader(range);
         const whole = 'start' in range && range.start === 0 && range.end === undefined;
         const length = whole ? object.body.knownLength() : undefined;
@@ -237,7 +236,7 @@ export function cacheService(store?: CacheStore) {
         guarded(() => {
           const tx = cache.replace(key, headersOf(headers), strategy, ctx.requestId);
           if (tx.status === 'failed') return view(undefined, tx, undefined);
-          const id = register({ owner: ctx.requestId, tx, object: tx.found, alwaysUseRequestedRange: false });
+          const id = register({ owner: ctx.requestId, tx, object: tx.found });
           return view(id, tx, tx.found);
         }),
       'cache.replace-insert': ({ handle, options, sink }, ctx) => {
