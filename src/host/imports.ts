@@ -1,7 +1,7 @@
 import { adapterHttpReq } from './interfaces/adapter-http-req.js';
 import { asyncIo } from './interfaces/async-io.js';
 import { backendInterface } from './interfaces/backend.js';
-import { cacheInterface, purgeInterface } from './interfaces/cache.js';
+import { cacheInterface } from './interfaces/cache.js';
 import { acl, geo } from './interfaces/geo-acl.js';
 import { httpBody } from './interfaces/http-body.js';
 import { httpDownstream } from './interfaces/http-downstream.js';
@@ -11,6 +11,7 @@ import { imageOptimizer } from './interfaces/image-optimizer.js';
 import { log } from './interfaces/log.js';
 import { computeRuntime, configStore, deviceDetection, dictionary, secretStore } from './interfaces/lookups.js';
 import { notYetServed } from './interfaces/not-yet-served.js';
+import { purgeInterface } from './interfaces/purge.js';
 import { security } from './interfaces/security.js';
 import { shielding } from './interfaces/shielding.js';
 import type { Session } from './session.js';

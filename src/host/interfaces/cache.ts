@@ -1,12 +1,12 @@
 /**
- * `fastly:compute/cache` and `fastly:compute/purge` in the worker: handles over the server-wide
+ * `fastly:compute/cache` in the worker: handles over the server-wide
  * store on the main thread (`src/server/services/cache.ts`). A lookup answers all the entry's
  * getters in its one reply (a small complete body inline), so a hit costs one round trip; an
  * entry waiting behind another request's transaction is a pending handle whose `subscribe` /
  * `step` pollables are ready once it can be used, and whose getters block until then.
  */
 import { Body } from '../body.js';
-import { fail, fitBytes, fitString } from '../errors.js';
+import { fail, fitBytes } from '../errors.js';
 import type { Request } from '../messages.js';
 import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
 import type { HeaderList } from '../protocol.js';
@@ -373,18 +373,6 @@ export function cacheInterface(session: Session) {
     },
     closeReplaceEntry(handle: unknown): void {
       asReplace(handle).core.close();
-    },
-  };
-}
-
-export function purgeInterface(session: Session) {
-  return {
-    ExtraPurgeOptions: class ExtraPurgeOptions {},
-    purgeSurrogateKey(surrogateKeys: string, options: { softPurge: boolean }): void {
-      session.service('purge.surrogate-key', { surrogateKey: surrogateKeys, soft: options.softPurge });
-    },
-    purgeSurrogateKeyVerbose(surrogateKeys: string, options: { softPurge: boolean }, maxLen: bigint): string {
-      return fitString(session.service('purge.surrogate-key', { surrogateKey: surrogateKeys, soft: options.softPurge }).json, maxLen);
     },
   };
 }

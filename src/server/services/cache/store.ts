@@ -20,6 +20,9 @@
  * - `purge(surrogateKey, soft)` — removes (hard) or marks stale (soft) every object carrying it.
  * - `stats()` — live keys, objects, transactions and readers (leak checks).
  *
+ * Keys are the bytes the caller gives: the HTTP cache passes its computed key, or the guest's
+ * override key in its place.
+ *
  * The server's store is `sharedCacheStore(config, events)` (`src/server/services/cache.ts`): the
  * HTTP cache's factory takes the same one, so purges reach its objects too.
  *
