@@ -82,8 +82,9 @@ export type CacheMethods = {
   'purge.surrogate-key': ServiceMethod<{ surrogateKey: string; soft: boolean }, { json: string }>;
 };
 
-/** Readiness key of a main-side cache entry. */
-export const cacheWaitKey = (handle: number) => `cache:${handle}`;
+/** Readiness key of a main-side cache entry: the prefix, then its handle. */
+export const CACHE_WAIT_PREFIX = 'cache:';
+export const cacheWaitKey = (handle: number) => `${CACHE_WAIT_PREFIX}${handle}`;
 
 /** Objects this small come back inline with the lookup. */
 export const INLINE_BODY_BYTES = 64 * 1024;

@@ -7,7 +7,7 @@
  */
 import type { HostConfig } from '../../host/config.js';
 import type { HeaderList } from '../../host/protocol.js';
-import { bodyRange, cacheWaitKey, INLINE_BODY_BYTES, type CacheMethods, type CacheWriteOptions, type EntryView, type LookupState } from '../../host/services/cache.js';
+import { bodyRange, CACHE_WAIT_PREFIX, INLINE_BODY_BYTES, type CacheMethods, type CacheWriteOptions, type EntryView, type LookupState } from '../../host/services/cache.js';
 import { CacheError, CachedObject, CacheStore, parseSurrogateKeys, type StoreWriteOptions, type Transaction } from './cache/store.js';
 import { ServiceError, type ServiceContext, type ServiceEvents, type ServiceHandlers, type ServiceModule } from './index.js';
 
@@ -23,7 +23,6 @@ interface Handle {
   object?: CachedObject;
 }
 
-const WAIT_PREFIX = 'cache:';
 const NO_STATE: LookupState = { found: false, usable: false, stale: false, mustInsertOrUpdate: false, usableIfError: false };
 
 /** Runs a store call, turning its `CacheError` into the guest's WIT error. */
@@ -36,9 +35,8 @@ function guarded<T>(run: () => T): T {
   }
 }
 
-function storeOptions(options: CacheWriteOptions): StoreWriteOptions {
-  return { ...options };
-}
+/** The worker's write options are the store's (the WIT's, less the request handle); stale-if-error is the HTTP cache's. */
+const storeOptions = (options: CacheWriteOptions): StoreWriteOptions => options;
 
 let purgeSequence = 0;
 
@@ -264,8 +262,8 @@ export function cacheService(store?: CacheStore) {
       liveHandles: () => handles.size,
       handlers,
       isReady(key) {
-        if (!key.startsWith(WAIT_PREFIX)) return undefined;
-        const tx = handles.get(Number(key.slice(WAIT_PREFIX.length)))?.tx;
+        if (!key.startsWith(CACHE_WAIT_PREFIX)) return undefined;
+        const tx = handles.get(Number(key.slice(CACHE_WAIT_PREFIX.length)))?.tx;
         return tx === undefined || tx.status !== 'waiting';
       },
       endRequest(requestId: string) {
@@ -281,5 +279,3 @@ export function cacheService(store?: CacheStore) {
     return module;
   };
 }
-
-export { cacheWaitKey };
