@@ -11,6 +11,15 @@ import { Status, type StatusName } from './status.js';
 import { convert, FnBuilder, load, store, zero, type CoreType } from './wat.js';
 import type { WitFunctionView, WitView, WType } from './wit-view.js';
 
+/**
+ * WITX integer typenames that carry a WIT enum numbered from `base` rather than 0:
+ * `$cache_replace_strategy` is fastly-sys's `CacheReplaceStrategy` (Immediate = 1,
+ * ImmediateForceMiss = 2, Wait = 3), the WIT's `replace-strategy` is immediate, immediate-force-miss, wait.
+ */
+const NUMBERED_ENUMS: Readonly<Record<string, { base: number }>> = {
+  cache_replace_strategy: { base: 1 },
+};
+
 const READY_CALL = 'async-io/pollable.is-ready';
 const SELECT_CALL = 'async-io/select';
 
@@ -220,10 +229,10 @@ class CallGenerator {
     let okOffset = 0;
     if (fn.result.kind === 'result') {
       const lay = this.wit.layout(fn.result);
-      const nwritten = firstBuffer ? this.outSlot(firstBuffer.nwritten).param : undefined;
+      const nwritten = firstBuffer ? this.lengthOut(firstBuffer.nwritten) : undefined;
       if (fn.result.err) {
         const errAddr = `(i32.add (local.get ${ret}) (i32.const ${lay.payloadOffset}))`;
-        const status = `(call ${errorStatusFn(fn.result.err)} ${errAddr} ${nwritten ? `(local.get ${coreId(nwritten)})` : '(i32.const 0)'})`;
+        const status = `(call ${errorStatusFn(fn.result.err)} ${errAddr} ${nwritten ?? '(i32.const 0)'})`;
         const err = fn.result.err;
         const drops = dropOwned(this.wit, err, `(local.get ${ret})`, lay.payloadOffset!, (t) => this.imports.dropId(t));
         const onError = [...drops, ...(top ? this.topErrorForms(err, errAddr) : [])];
@@ -472,10 +481,13 @@ class CallGenerator {
 
   /** A builder struct field: a string from `name` + `name_len`, or a scalar (through `table`). */
   private fieldVal(t: WType, name: string, table: number[] | undefined, what: string): Val {
-    const base = this.struct?.base;
-    const field = this.structFieldOf(name);
+    // `param.field` reads a WITX struct param; a bare name, the enclosing builder's struct.
+    const dot = name.indexOf('.');
+    const fieldOf = (field: string) => (dot < 0 ? { ...this.structFieldOf(field), base: this.struct?.base } : this.structField(name.slice(0, dot), field));
+    const base = fieldOf(name.slice(dot + 1)).base;
+    const field = fieldOf(name.slice(dot + 1));
     if (t.kind === 'string' || t.kind === 'list') {
-      const len = this.structFieldOf(`${name}_len`);
+      const len = fieldOf(`${name.slice(dot + 1)}_len`);
       return { k: 'list', ptr: load('i32', 4, base!, field.offset), len: load('i32', 4, base!, len.offset) };
     }
     const size = witxLayout(this.abi, field.type).size;
@@ -696,6 +708,14 @@ class CallGenerator {
           return this.ipFrom(load('i32', 4, base, direct.offset), load('i32', 4, base, len.offset), this.maskBit(maskName, snake));
         }
         if (!direct) throw new MappingError(`options field ${field.name}: no WITX field ${snake} in ${structName}`);
+        const numbered = direct.type.kind === 'ref' ? NUMBERED_ENUMS[direct.type.name] : undefined;
+        if (ft.kind === 'enum' && numbered) {
+          // A number outside the enum is an invalid argument (only when its flag says it is there).
+          const index = `(i32.sub ${load('i32', 4, base, direct.offset)} (i32.const ${numbered.base}))`;
+          const outside = `(i32.ge_u ${index} (i32.const ${ft.cases.length}))`;
+          this.b.emit(`(if ${hasFlag ? `(i32.and ${this.maskBit(maskName, snake)} ${outside})` : outside} (then ${this.ret(`(i32.const ${Status.inval})`)}))`);
+          return { k: 'leaf', expr: index, core: 'i32' };
+        }
         const flat = this.wit.flatten(ft);
         const size = witxLayout(this.abi, direct.type).size;
         const core = flat[0];
@@ -744,9 +764,25 @@ class CallGenerator {
   /** Where a list output lands: a guest buffer, or an out-pointer with a fixed capacity. */
   private dest(d: { buf: string; cap?: number }): { ptr: string; cap: string } {
     if (d.cap !== undefined) return { ptr: `(local.get ${coreId(this.outSlot(d.buf).param)})`, cap: `(i32.const ${d.cap})` };
+    const dot = d.buf.indexOf('.');
+    if (dot >= 0) {
+      // A buffer named by a struct param: its `<name>_ptr` and `<name>_len` fields.
+      const [param, name] = [d.buf.slice(0, dot), d.buf.slice(dot + 1)];
+      const ptr = this.structField(param, `${name}_ptr`);
+      const len = this.structField(param, `${name}_len`);
+      return { ptr: load('i32', 4, ptr.base, ptr.offset), cap: load('i32', 4, len.base, len.offset) };
+    }
     const found = this.shape.buffers.find((b) => b.name === d.buf);
     if (!found) throw new MappingError(`no output buffer named ${d.buf}`);
     return { ptr: `(local.get ${coreId(found.ptr)})`, cap: `(local.get ${coreId(found.cap)})` };
+  }
+
+  /** Where a list's length goes: an out-pointer param, or an out-pointer held in `struct.field`. */
+  private lengthOut(name: string): string {
+    const dot = name.indexOf('.');
+    if (dot < 0) return `(local.get ${coreId(this.outSlot(name).param)})`;
+    const field = this.structField(name.slice(0, dot), name.slice(dot + 1));
+    return load('i32', 4, field.base, field.offset);
   }
 
   private outSlot(name: string): OutSlot {
@@ -868,13 +904,13 @@ class CallGenerator {
           throw new MappingError(`${what}: a list needs a buffer output, got ${JSON.stringify(directive)}`);
         }
         const { ptr: dst, cap } = this.dest(directive);
-        const nw = this.outSlot(directive.nwritten);
+        const nw = this.lengthOut(directive.nwritten);
         const ptr = this.b.local('i32', 'lp');
         const len = this.b.local('i32', 'll');
         this.b.emit(
           `(local.set ${ptr} ${load('i32', 4, addr, offset)})`,
           `(local.set ${len} ${load('i32', 4, addr, offset + 4)})`,
-          store('i32', 4, `(local.get ${coreId(nw.param)})`, 0, `(local.get ${len})`),
+          store('i32', 4, nw, 0, `(local.get ${len})`),
           `(if (i32.gt_u (local.get ${len}) ${cap}) (then ${this.ret(`(i32.const ${Status.buflen})`)}))`,
           `(if (i32.ne (local.get ${ptr}) ${dst}) (then (memory.copy ${dst} (local.get ${ptr}) (local.get ${len}))))`,
         );

@@ -1,6 +1,7 @@
 import { adapterHttpReq } from './interfaces/adapter-http-req.js';
 import { asyncIo } from './interfaces/async-io.js';
 import { backendInterface } from './interfaces/backend.js';
+import { cacheInterface } from './interfaces/cache.js';
 import { erl } from './interfaces/erl.js';
 import { acl, geo } from './interfaces/geo-acl.js';
 import { httpBody } from './interfaces/http-body.js';
@@ -12,6 +13,7 @@ import { kvStore } from './interfaces/kv-store.js';
 import { log } from './interfaces/log.js';
 import { computeRuntime, configStore, deviceDetection, dictionary, secretStore } from './interfaces/lookups.js';
 import { notYetServed } from './interfaces/not-yet-served.js';
+import { purgeInterface } from './interfaces/purge.js';
 import { security } from './interfaces/security.js';
 import { shielding } from './interfaces/shielding.js';
 import type { HostImports, InterfaceName } from './host-types.js';
@@ -19,7 +21,7 @@ import type { Session } from './session.js';
 import type { Wasi } from './wasi.js';
 
 /** The stateful services `not-yet-served.ts` answers `unsupported` for (their declarations are in `wit-types/`). */
-type NotYetServed = 'fastly:compute/cache' | 'fastly:compute/http-cache' | 'fastly:compute/purge';
+type NotYetServed = 'fastly:compute/http-cache';
 
 /** Every Fastly interface the WIT declares, less those: the compiler insists each has a module. */
 type Served = Exclude<Extract<InterfaceName, `fastly:${string}`>, NotYetServed>;
@@ -45,6 +47,8 @@ const served: { [K in Served]: (session: Session) => HostImports[K] } = {
   'fastly:compute/image-optimizer': imageOptimizer,
   'fastly:compute/kv-store': kvStore,
   'fastly:compute/erl': erl,
+  'fastly:compute/cache': cacheInterface,
+  'fastly:compute/purge': purgeInterface,
   'fastly:compute/types': () => ({}),
   'fastly:compute/http-types': () => ({}),
   'fastly:adapter/adapter-http-req': adapterHttpReq,

@@ -19,20 +19,6 @@ function unreachableResource(statics: Record<string, () => never> = {}) {
 class OptionBag {}
 
 export const notYetServed: Record<string, Record<string, unknown>> = {
-  'fastly:compute/cache': {
-    Entry: unreachableResource({ lookup: unsupported, transactionLookup: unsupported, transactionLookupAsync: unsupported }),
-    ReplaceEntry: unreachableResource({ replace: unsupported }),
-    ExtraGetBodyOptions: OptionBag,
-    ExtraLookupOptions: OptionBag,
-    ExtraReplaceOptions: OptionBag,
-    ExtraWriteOptions: OptionBag,
-    awaitEntry: unsupported,
-    closeEntry: unsupported,
-    closePendingEntry: unsupported,
-    closeReplaceEntry: unsupported,
-    insert: unsupported,
-    replaceInsert: unsupported,
-  },
   'fastly:compute/http-cache': {
     Entry: unreachableResource({ transactionLookup: unsupported }),
     ExtraLookupOptions: OptionBag,
@@ -41,10 +27,5 @@ export const notYetServed: Record<string, Record<string, unknown>> = {
     closeEntry: unsupported,
     getSuggestedCacheKey: unsupported,
     isRequestCacheable: unsupported,
-  },
-  'fastly:compute/purge': {
-    ExtraPurgeOptions: OptionBag,
-    purgeSurrogateKey: unsupported,
-    purgeSurrogateKeyVerbose: unsupported,
   },
 };
