@@ -28,11 +28,15 @@ export const CACHEABLE_STATUSES: ReadonlySet<number> = new Set([200, 203, 300, 3
  */
 export const DEFAULT_TTL_SECONDS = 120n;
 
+/** Headers that describe one connection, not the stored response (RFC 9111 §3.1 drops them, and RFC 9110 §7.6.1 names them). */
+const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
 /**
- * Headers that describe one connection, not the stored response (RFC 9111 §3.1 drops them, and
- * RFC 9110 §7.6.1 names them); `surrogate-control` is addressed to this cache, which consumes it.
+ * `Surrogate-Control` is addressed to this cache, which consumes it when storing. It stays on the
+ * response `prepare-response-for-storage` returns, because guests (the SDKs) ask for the
+ * suggested write options of that response.
  */
-const NOT_STORED: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'surrogate-control']);
+const CONSUMED_BY_CACHE = 'surrogate-control';
 
 /** A request head as the rules need it. */
 export interface RequestHead {
@@ -223,9 +227,14 @@ export function storageAction(response: ResponseHead, request: Pick<RequestHead,
   return uncacheableReason(response, request) === undefined ? 'insert' : 'record-uncacheable';
 }
 
+/** The response `prepare-response-for-storage` proposes: without hop-by-hop headers. */
+export function headersForPreparation(headers: HeaderList): HeaderList {
+  return headers.filter(([name]) => !HOP_BY_HOP.has(name.toLowerCase()));
+}
+
 /** The headers kept with a stored response. */
 export function headersForStorage(headers: HeaderList): HeaderList {
-  return headers.filter(([name]) => !NOT_STORED.has(name.toLowerCase()));
+  return headersForPreparation(headers).filter(([name]) => name.toLowerCase() !== CONSUMED_BY_CACHE);
 }
 
 /**
@@ -252,4 +261,24 @@ export function varySignature(rule: string, requestHeaders: HeaderList): string 
     .split(' ')
     .map((name) => `${name}:${headerValues(requestHeaders, name).join(',')}`)
     .join('\n');
+}
+
+/** `http-req.cache-override-details` as jco passes it. */
+export interface CacheOverrideDetails {
+  ttl?: number;
+  staleWhileRevalidate?: number;
+  pci: boolean;
+  surrogateKey?: string;
+}
+
+/** A request's cache override wins over what the response says (Fastly: "Override the caching behavior of this request"). */
+export function applyOverride(suggestion: WriteSuggestion, override: CacheOverrideDetails | undefined): WriteSuggestion {
+  if (!override) return suggestion;
+  return {
+    ...suggestion,
+    maxAgeNs: override.ttl !== undefined ? BigInt(override.ttl) * NS_PER_SECOND : suggestion.maxAgeNs,
+    staleWhileRevalidateNs: override.staleWhileRevalidate !== undefined ? BigInt(override.staleWhileRevalidate) * NS_PER_SECOND : suggestion.staleWhileRevalidateNs,
+    sensitiveData: suggestion.sensitiveData || override.pci,
+    surrogateKeys: override.surrogateKey !== undefined ? override.surrogateKey.trim().split(/\s+/).filter(Boolean).join(' ') : suggestion.surrogateKeys,
+  };
 }

@@ -3,6 +3,7 @@ import { asyncIo } from './interfaces/async-io.js';
 import { backendInterface } from './interfaces/backend.js';
 import { acl, geo } from './interfaces/geo-acl.js';
 import { httpBody } from './interfaces/http-body.js';
+import { httpCache } from './interfaces/http-cache.js';
 import { httpDownstream } from './interfaces/http-downstream.js';
 import { httpReq } from './interfaces/http-req.js';
 import { httpResp } from './interfaces/http-resp.js';
@@ -21,6 +22,7 @@ type InterfaceFactory = (session: Session) => Record<string, unknown>;
 const served: Record<string, InterfaceFactory> = {
   'fastly:compute/async-io': asyncIo,
   'fastly:compute/http-body': httpBody,
+  'fastly:compute/http-cache': httpCache,
   'fastly:compute/http-req': httpReq,
   'fastly:compute/http-resp': httpResp,
   'fastly:compute/http-downstream': httpDownstream,

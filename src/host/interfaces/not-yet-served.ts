@@ -37,15 +37,6 @@ export const notYetServed: Record<string, Record<string, unknown>> = {
     insert: unsupported,
     replaceInsert: unsupported,
   },
-  'fastly:compute/http-cache': {
-    Entry: unreachableResource({ transactionLookup: unsupported }),
-    ExtraLookupOptions: OptionBag,
-    ExtraWriteOptions: OptionBag,
-    SuggestedWriteOptions: unreachableResource(),
-    closeEntry: unsupported,
-    getSuggestedCacheKey: unsupported,
-    isRequestCacheable: unsupported,
-  },
   'fastly:compute/kv-store': {
     Store: unreachableResource({ open: unsupportedOpen }),
     Entry: unreachableResource(),
