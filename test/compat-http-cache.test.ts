@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModuleInterface } from '../src/wasm/imports.js';
 import { coreSignature, findWitxFunction, loadWitxDir, lowerFunction } from '../src/witx/index.js';
 import { compileSources, startServe, type ServeProcess } from './fixtures/components/harness.js';
+import { buildJsApp } from './support/js-app.js';
 import { stopOrigin } from './support/serve-harness.js';
 
 /*
@@ -65,13 +66,14 @@ function originHandler(req: http.IncomingMessage, res: http.ServerResponse): voi
 
 let origin: http.Server;
 let serve: ServeProcess;
+let toml: string;
 
 beforeAll(async () => {
   const dist = await compileSources();
   origin = http.createServer(originHandler);
   await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', () => resolve()));
   const dir = mkdtempSync(join(tmpdir(), 'witshim-http-cache-'));
-  const toml = join(dir, 'fastly.toml');
+  toml = join(dir, 'fastly.toml');
   writeFileSync(toml, `manifest_version = 3\n[local_server.backends.origin]\nurl = "http://127.0.0.1:${(origin.address() as AddressInfo).port}"\n`);
   serve = await startServe(dist, wasm, ['-C', toml]);
   // Two workers up front, so requests that wait on each other do not wait for a worker to start.
@@ -212,5 +214,50 @@ describe('HTTP cache under witshim serve (C guest)', { timeout: 30_000 }, () => 
 
   it('answers the non-transactional lookup as unsupported', async () => {
     expect((await get('/r?n=plain', '&plain=1')).h('x-plain')).toBe('5');
+  });
+});
+
+describe('CacheOverride on fetch in a js-compute app (the cache-override path of send)', { timeout: 30_000 }, () => {
+  let js: ServeProcess;
+  beforeAll(async () => {
+    const [dist, app] = await Promise.all([compileSources(), buildJsApp(join(here, 'fixtures/js-apps/http-cache.js'))]);
+    js = await startServe(dist, app, ['-C', toml]);
+  });
+  afterAll(async () => {
+    await js?.stop();
+  });
+
+  interface Seen {
+    status: number;
+    body: string;
+    headers: Record<string, string | null>;
+  }
+  const fetchVia = async (path: string, extra = ''): Promise<Seen> => (await fetch(`${js.url}/?p=${encodeURIComponent(path)}${extra}`)).json() as Promise<Seen>;
+
+  it('caches under the override TTL even when the origin says no-cache: MISS, then HIT from the cache', async () => {
+    const path = '/r?cc=max-age%3D0&sk=origin-key&n=js-ttl';
+    const miss = await fetchVia(path, '&ttl=60');
+    expect(miss.headers['x-cache']).toBe('MISS');
+    expect(miss.body).toBe('origin #1 /r lang=');
+    const hit = await fetchVia(path, '&ttl=60');
+    expect([hit.headers['x-cache'], hit.headers['x-cache-hits'], hit.headers.age, hit.body]).toEqual(['HIT', '1', '0', 'origin #1 /r lang=']);
+    // Surrogate headers are the cache's business unless the request asks to debug.
+    expect(hit.headers['surrogate-key']).toBeNull();
+    expect((await fetchVia(path, '&ttl=60&debug=1')).headers['surrogate-key']).toBe('origin-key');
+    expect(seen.get(path)).toBe(1);
+  });
+
+  it('follows the origin\'s headers when the override sets no TTL, and passes with pass', async () => {
+    const cached = '/r?cc=max-age%3D60&n=js-origin';
+    await fetchVia(cached, '&swr=5');
+    expect((await fetchVia(cached, '&swr=5')).headers['x-cache']).toBe('HIT');
+    const privatePath = '/r?cc=private&n=js-private';
+    await fetchVia(privatePath, '&swr=5');
+    const again = await fetchVia(privatePath, '&swr=5');
+    expect([again.headers['x-cache'], again.body]).toEqual(['MISS', 'origin #2 /r lang=']);
+    const passed = '/r?cc=max-age%3D60&n=js-pass';
+    await fetchVia(passed, '&mode=pass');
+    const second = await fetchVia(passed, '&mode=pass');
+    expect([second.headers['x-cache'], second.body]).toEqual([null, 'origin #2 /r lang=']);
   });
 });

@@ -4,6 +4,7 @@ import { backendInterface } from './interfaces/backend.js';
 import { acl, geo } from './interfaces/geo-acl.js';
 import { httpBody } from './interfaces/http-body.js';
 import { httpCache } from './interfaces/http-cache.js';
+import { cachedSend } from './interfaces/http-cache-send.js';
 import { httpDownstream } from './interfaces/http-downstream.js';
 import { httpReq } from './interfaces/http-req.js';
 import { httpResp } from './interfaces/http-resp.js';
@@ -23,7 +24,8 @@ const served: Record<string, InterfaceFactory> = {
   'fastly:compute/async-io': asyncIo,
   'fastly:compute/http-body': httpBody,
   'fastly:compute/http-cache': httpCache,
-  'fastly:compute/http-req': httpReq,
+  // `send` goes through the HTTP cache when the request's cache override asks for caching.
+  'fastly:compute/http-req': (session) => httpReq(session, cachedSend),
   'fastly:compute/http-resp': httpResp,
   'fastly:compute/http-downstream': httpDownstream,
   'fastly:compute/backend': backendInterface,
