@@ -128,7 +128,19 @@ const fail = (tag: string): never => {
   throw new ServiceError({ tag });
 };
 
-export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, events: ServiceEvents): ServiceModule<Methods> => {
+/** The service module, and what other services and tests may ask of the store behind it. */
+export interface HttpCache {
+  module: ServiceModule<Methods>;
+  /** Removes (hard) or makes stale (soft: still served under stale-while-revalidate) every object carrying the surrogate key; how many. */
+  purge(surrogateKey: string, soft: boolean): number;
+  /** Live keys, objects and entries (leak checks). */
+  stats(): { keys: number; objects: number; entries: number; waiting: number };
+}
+
+export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, events: ServiceEvents) => createHttpCache(events).module;
+
+/** The store; `now` (milliseconds) is injected by tests. */
+export function createHttpCache(events: ServiceEvents, now: () => number = Date.now): HttpCache {
   const keys = new Map<string, KeyState>();
   const entries = new Map<number, EntryRecord>();
   let nextEntry = 1;
@@ -154,16 +166,16 @@ export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, e
   /** Decides what a lookup sees now; leaves it waiting when another request's transaction must finish first. */
   function evaluate(record: EntryRecord): void {
     const state = keyState(record.key);
-    const now = Date.now();
+    const at = now();
     const object = variant(state, record.headers);
-    const age = object && ageNs(object, now);
+    const age = object && ageNs(object, at);
     const fresh = object !== undefined && age! < object.options.maxAgeNs;
     const withinSwr = object !== undefined && age! < object.options.maxAgeNs + object.options.staleWhileRevalidateNs;
     const withinSie = object !== undefined && age! < object.options.maxAgeNs + object.options.staleIfErrorNs;
     const settle = (flags: Partial<HttpCacheLookupState>, found: StoredObject | undefined, obliged = false) => {
       record.object = found;
       if (found && flags.usable) found.hits += 1n;
-      record.outcome = { state: { ...NO_STATE, ...flags }, ...(found ? { object: objectInfo(found, now) } : {}) };
+      record.outcome = { state: { ...NO_STATE, ...flags }, ...(found ? { object: objectInfo(found, at) } : {}) };
       if (obliged) {
         record.obliged = true;
         state.holder = record;
@@ -171,7 +183,7 @@ export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, e
     };
     if (fresh) return settle({ found: true, usable: true }, object);
     const pass = state.uncacheable;
-    if (pass && pass.untilMs > now && varySignature(pass.varyRule, record.headers) === pass.signature) return settle({}, undefined);
+    if (pass && pass.untilMs > at && varySignature(pass.varyRule, record.headers) === pass.signature) return settle({}, undefined);
     if (withinSwr) {
       // Stale but usable while one request revalidates in the background.
       return settle({ found: true, usable: true, stale: true, mustInsertOrUpdate: state.holder === undefined }, object, state.holder === undefined);
@@ -207,7 +219,7 @@ export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, e
 
   function newEntry(requestId: string, key: string, headers: HeaderList, object: StoredObject, state: Partial<HttpCacheLookupState>): number {
     const id = nextEntry++;
-    const outcome: HttpCacheOutcome = { state: { ...NO_STATE, ...state }, object: objectInfo(object, Date.now()) };
+    const outcome: HttpCacheOutcome = { state: { ...NO_STATE, ...state }, object: objectInfo(object, now()) };
     entries.set(id, { id, requestId, key, headers, outcome, object, obliged: false, waiters: [] });
     return id;
   }
@@ -249,7 +261,7 @@ export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, e
   function store(record: EntryRecord, head: HttpCacheHead, options: HttpCacheWrite): StoredObject {
     const state = keyState(record.key);
     const signature = varySignature(options.varyRule, record.headers);
-    const object: StoredObject = { head, options, signature, storedAtMs: Date.now(), hits: 0n, body: new StoredBody() };
+    const object: StoredObject = { head, options, signature, storedAtMs: now(), hits: 0n, body: new StoredBody() };
     // The new object replaces the variant it matches; other variants stay.
     state.objects = [object, ...state.objects.filter((other) => !(other.options.varyRule === options.varyRule && other.signature === signature))];
     state.uncacheable = undefined;
@@ -262,9 +274,47 @@ export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, e
     state.queue = state.queue.filter((waiting) => waiting !== record);
     for (const waiter of record.waiters.splice(0)) waiter.reject(new ServiceError({ tag: 'invalid-argument' }));
     release(record);
+    tidy(record.key);
   }
 
-  return {
+  /** Forgets a key that holds nothing any more. */
+  function tidy(key: string): void {
+    const state = keys.get(key);
+    if (!state) return;
+    if (state.uncacheable && state.uncacheable.untilMs <= now()) state.uncacheable = undefined;
+    if (state.objects.length === 0 && !state.holder && state.queue.length === 0 && !state.uncacheable) keys.delete(key);
+  }
+
+  function purge(surrogateKey: string, soft: boolean): number {
+    let count = 0;
+    for (const [key, state] of keys) {
+      const carrying = state.objects.filter((object) => object.options.surrogateKeys.split(' ').includes(surrogateKey));
+      count += carrying.length;
+      if (soft) {
+        // Stale from now on: its age already exceeds its max-age, the stale windows still apply.
+        for (const object of carrying) {
+          const age = ageNs(object, now());
+          if (age < object.options.maxAgeNs) object.options = { ...object.options, maxAgeNs: age };
+        }
+      } else {
+        state.objects = state.objects.filter((object) => !carrying.includes(object));
+        tidy(key);
+      }
+    }
+    return count;
+  }
+
+  function stats() {
+    let objects = 0;
+    let waiting = 0;
+    for (const state of keys.values()) {
+      objects += state.objects.length;
+      waiting += state.queue.length;
+    }
+    return { keys: keys.size, objects, entries: entries.size, waiting };
+  }
+
+  const module: ServiceModule<Methods> = {
     handlers: {
       'http-cache.lookup': ({ key, headers }, ctx) => {
         const id = nextEntry++;
@@ -294,7 +344,7 @@ export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, e
         if (!object) fail('invalid-argument');
         object!.head = head;
         object!.options = options;
-        object!.storedAtMs = Date.now();
+        object!.storedAtMs = now();
         object!.signature = varySignature(options.varyRule, record.headers);
         keyState(record.key).uncacheable = undefined;
         release(record);
@@ -305,12 +355,12 @@ export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, e
         const record = holder(id, ctx);
         if (!record.object) fail('invalid-argument');
         release(record);
-        record.outcome = { state: { ...NO_STATE, found: true, usable: true, stale: true }, object: objectInfo(record.object!, Date.now()) };
+        record.outcome = { state: { ...NO_STATE, found: true, usable: true, stale: true }, object: objectInfo(record.object!, now()) };
         return record.outcome;
       },
       'http-cache.record-not-cacheable': ({ entry: id, maxAgeNs, varyRule }, ctx) => {
         const record = holder(id, ctx);
-        const untilMs = Date.now() + Number(maxAgeNs / 1_000_000n);
+        const untilMs = now() + Number(maxAgeNs / 1_000_000n);
         keyState(record.key).uncacheable = { untilMs, varyRule, signature: varySignature(varyRule, record.headers) };
         release(record);
         record.outcome = { state: NO_STATE };
@@ -343,4 +393,5 @@ export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, e
       for (const record of [...entries.values()]) if (record.requestId === requestId) close(record);
     },
   };
-};
+  return { module, purge, stats };
+}
