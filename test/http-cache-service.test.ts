@@ -33,7 +33,7 @@ function setup() {
       addSource: (stream) => sources.push(stream) - 1,
       addSink: (sink, target) => void sinks.set(sink, target),
     };
-    const call = <T>(method: string, args: unknown): T => (cache.module.handlers as Record<string, (args: unknown, ctx: ServiceContext) => T>)[method]!(args, ctx);
+    const call = <T>(method: string, args: unknown): T => (cache.module.handlers as unknown as Record<string, (args: unknown, ctx: ServiceContext) => T>)[method]!(args, ctx);
     return {
       lookup: (headers: Array<[string, Uint8Array]> = [], key = KEY) => call<{ entry: number }>('http-cache.lookup', { key, headers }).entry,
       wait: (entry: number) => call<Promise<unknown> | { state: Record<string, boolean> }>('http-cache.await', { entry }),
