@@ -11,6 +11,15 @@ import { Status, type StatusName } from './status.js';
 import { convert, FnBuilder, load, store, zero, type CoreType } from './wat.js';
 import type { WitFunctionView, WitView, WType } from './wit-view.js';
 
+/**
+ * WITX integer typenames that carry a WIT enum numbered from `base` rather than 0:
+ * `$cache_replace_strategy` is fastly-sys's `CacheReplaceStrategy` (Immediate = 1,
+ * ImmediateForceMiss = 2, Wait = 3), the WIT's `replace-strategy` is immediate, immediate-force-miss, wait.
+ */
+const NUMBERED_ENUMS: Readonly<Record<string, { base: number }>> = {
+  cache_replace_strategy: { base: 1 },
+};
+
 const READY_CALL = 'async-io/pollable.is-ready';
 const SELECT_CALL = 'async-io/select';
 
@@ -691,6 +700,14 @@ class CallGenerator {
           return this.ipFrom(load('i32', 4, base, direct.offset), load('i32', 4, base, len.offset), this.maskBit(maskName, snake));
         }
         if (!direct) throw new MappingError(`options field ${field.name}: no WITX field ${snake} in ${structName}`);
+        const numbered = direct.type.kind === 'ref' ? NUMBERED_ENUMS[direct.type.name] : undefined;
+        if (ft.kind === 'enum' && numbered) {
+          // A number outside the enum is an invalid argument (only when its flag says it is there).
+          const index = `(i32.sub ${load('i32', 4, base, direct.offset)} (i32.const ${numbered.base}))`;
+          const outside = `(i32.ge_u ${index} (i32.const ${ft.cases.length}))`;
+          this.b.emit(`(if ${hasFlag ? `(i32.and ${this.maskBit(maskName, snake)} ${outside})` : outside} (then ${this.ret(`(i32.const ${Status.inval})`)}))`);
+          return { k: 'leaf', expr: index, core: 'i32' };
+        }
         const flat = this.wit.flatten(ft);
         const size = witxLayout(this.abi, direct.type).size;
         const core = flat[0];

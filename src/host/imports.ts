@@ -1,6 +1,7 @@
 import { adapterHttpReq } from './interfaces/adapter-http-req.js';
 import { asyncIo } from './interfaces/async-io.js';
 import { backendInterface } from './interfaces/backend.js';
+import { cacheInterface, purgeInterface } from './interfaces/cache.js';
 import { acl, geo } from './interfaces/geo-acl.js';
 import { httpBody } from './interfaces/http-body.js';
 import { httpCache } from './interfaces/http-cache.js';
@@ -40,6 +41,8 @@ const served: Record<string, InterfaceFactory> = {
   'fastly:compute/security': security,
   'fastly:compute/shielding': shielding,
   'fastly:compute/image-optimizer': imageOptimizer,
+  'fastly:compute/cache': cacheInterface,
+  'fastly:compute/purge': purgeInterface,
   'fastly:compute/types': () => ({}),
   'fastly:compute/http-types': () => ({}),
   'fastly:adapter/adapter-http-req': adapterHttpReq,

@@ -23,20 +23,6 @@ function unreachableResource(statics: Record<string, () => never> = {}) {
 class OptionBag {}
 
 export const notYetServed: Record<string, Record<string, unknown>> = {
-  'fastly:compute/cache': {
-    Entry: unreachableResource({ lookup: unsupported, transactionLookup: unsupported, transactionLookupAsync: unsupported }),
-    ReplaceEntry: unreachableResource({ replace: unsupported }),
-    ExtraGetBodyOptions: OptionBag,
-    ExtraLookupOptions: OptionBag,
-    ExtraReplaceOptions: OptionBag,
-    ExtraWriteOptions: OptionBag,
-    awaitEntry: unsupported,
-    closeEntry: unsupported,
-    closePendingEntry: unsupported,
-    closeReplaceEntry: unsupported,
-    insert: unsupported,
-    replaceInsert: unsupported,
-  },
   'fastly:compute/kv-store': {
     Store: unreachableResource({ open: unsupportedOpen }),
     Entry: unreachableResource(),
@@ -51,10 +37,5 @@ export const notYetServed: Record<string, Record<string, unknown>> = {
   'fastly:compute/erl': {
     RateCounter: unreachableResource({ open: unsupportedOpen }),
     PenaltyBox: unreachableResource({ open: unsupportedOpen }),
-  },
-  'fastly:compute/purge': {
-    ExtraPurgeOptions: OptionBag,
-    purgeSurrogateKey: unsupported,
-    purgeSurrogateKeyVerbose: unsupported,
   },
 };
