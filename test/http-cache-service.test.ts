@@ -1,6 +1,8 @@
 // index.js first: it and http-cache.js import each other, and the factory list needs http-cache.js evaluated.
 import { ServiceError, type BodySink, type ServiceContext } from '../src/server/services/index.js';
-import { createHttpCache } from '../src/server/services/http-cache.js';
+import { alongsideCoreCache, createHttpCache } from '../src/server/services/http-cache.js';
+import { cacheService } from '../src/server/services/cache.js';
+import { emptyHostConfig } from '../src/host/config.js';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { HttpCacheWrite } from '../src/host/services/http-cache.js';
@@ -166,5 +168,25 @@ describe('HTTP cache store: purge by surrogate key', () => {
     a.end();
     expect(await a.state(a.lookup())).toEqual(flags('mustInsertOrUpdate'));
     expect(await a.state(a.lookup([], other))).toEqual(flags('found', 'usable'));
+  });
+});
+
+describe('purge-surrogate-key reaches HTTP-cache objects', () => {
+  it('the served module purges the core cache and the HTTP cache together', async () => {
+    const module = alongsideCoreCache(cacheService())(emptyHostConfig(), { changed: () => {} });
+    const handlers = module.handlers as unknown as Record<string, (args: unknown, ctx: ServiceContext) => unknown>;
+    const ctx: ServiceContext = { requestId: 'r', addSource: () => 0, addSink: () => {} };
+    const lookup = async () => {
+      const { entry } = handlers['http-cache.lookup']!({ key: KEY, headers: [] }, ctx) as { entry: number };
+      return (await handlers['http-cache.await']!({ entry }, ctx)) as { state: Record<string, boolean> };
+    };
+    const { entry } = handlers['http-cache.lookup']!({ key: KEY, headers: [] }, ctx) as { entry: number };
+    await handlers['http-cache.await']!({ entry }, ctx);
+    handlers['http-cache.insert']!({ entry, head, options: options(60, { surrogateKeys: 'product-1' }), sink: 1, streamBack: false }, ctx);
+    expect((await lookup()).state).toEqual(flags('found', 'usable'));
+    expect(JSON.parse((handlers['purge.surrogate-key']!({ surrogateKey: 'product-1', soft: false }, ctx) as { json: string }).json)).toMatchObject({ status: 'ok' });
+    module.endRequest!('r');
+    expect((await lookup()).state).toEqual(flags('mustInsertOrUpdate'));
+    module.endRequest!('r');
   });
 });

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import type { HostConfig } from '../../host/config.js';
 import { varySignature } from '../../host/http-cache-rules.js';
 import type { HeaderList } from '../../host/protocol.js';
+import type { ServiceMethodName } from '../../host/services/protocol.js';
 import type { HttpCacheHead, HttpCacheLookupState, HttpCacheMethods, HttpCacheObjectInfo, HttpCacheOutcome, HttpCacheWrite } from '../../host/services/http-cache.js';
 import type { InboundSource } from '../inbound.js';
 import { ServiceError, type BodySink, type ServiceContext, type ServiceEvents, type ServiceFactory, type ServiceModule } from './index.js';
@@ -394,4 +395,36 @@ export function createHttpCache(events: ServiceEvents, now: () => number = Date.
     },
   };
   return { module, purge, stats };
+}
+
+/**
+ * The core cache's service and the HTTP cache as one module, so that purging by surrogate key
+ * (`purge.surrogate-key`, which the core cache's service answers) also reaches the HTTP cache's
+ * objects; the two keep separate stores (see the README's HTTP cache section for why).
+ */
+export function alongsideCoreCache<M extends ServiceMethodName>(core: ServiceFactory<M>): ServiceFactory<M | Methods> {
+  return (config, events) => {
+    const coreModule = core(config, events);
+    const http = createHttpCache(events);
+    const handlers = { ...coreModule.handlers, ...http.module.handlers } as Record<string, (args: unknown, ctx: ServiceContext) => unknown>;
+    const corePurge = handlers['purge.surrogate-key'];
+    if (corePurge) {
+      handlers['purge.surrogate-key'] = (args, ctx) => {
+        // The core service validates the key and answers; the HTTP cache follows only when it accepted it.
+        const answer = corePurge(args, ctx);
+        const { surrogateKey, soft } = args as { surrogateKey: string; soft: boolean };
+        http.purge(surrogateKey.trim(), soft);
+        return answer;
+      };
+    }
+    return {
+      handlers: handlers as unknown as ServiceModule<M | Methods>['handlers'],
+      isReady: (key) => http.module.isReady!(key) ?? coreModule.isReady?.(key),
+      endRequest: (requestId) => {
+        coreModule.endRequest?.(requestId);
+        http.module.endRequest!(requestId);
+      },
+      close: () => coreModule.close?.(),
+    };
+  };
 }

@@ -11,7 +11,7 @@ import type { HeaderList } from '../../host/protocol.js';
 import type { ServiceArgs, ServiceCall, ServiceMethodName, ServiceResult } from '../../host/services/protocol.js';
 import type { InboundSource } from '../inbound.js';
 import { cacheService } from './cache.js';
-import { httpCacheService } from './http-cache.js';
+import { alongsideCoreCache } from './http-cache.js';
 
 /** Where the worker's writes to a streaming body go (the same calls `OutboundBody` takes). */
 export interface BodySink {
@@ -68,7 +68,7 @@ export class ServiceError extends Error {
 export type ServiceFactory<Methods extends ServiceMethodName = ServiceMethodName> = (config: HostConfig, events: ServiceEvents) => ServiceModule<Methods>;
 
 /** Every service the server provides; each adds itself here. */
-const factories = [cacheService(), httpCacheService] as const;
+const factories = [alongsideCoreCache(cacheService())] as const;
 
 type MethodsOf<F> = F extends ServiceFactory<infer Methods> ? Methods : never;
 /** Fails to compile when a declared method has no handler in any service. */
