@@ -127,7 +127,9 @@ describe('HTTP cache under witshim serve (C guest)', { timeout: 30_000 }, () => 
     expect(miss.h('x-ttl')).toBe('60 swr=0 vary= keys=a b');
     expect(miss.body).toBe('origin #1 /r lang=');
     const hit = await get(path);
-    expect([hit.status, hit.h('x-state'), hit.h('x-path'), hit.h('x-hits'), hit.h('x-age')]).toEqual([200, `0 ${FOUND | USABLE}`, 'HIT', '1', '0']);
+    expect([hit.status, hit.h('x-state'), hit.h('x-path'), hit.h('x-hits')]).toEqual([200, `0 ${FOUND | USABLE}`, 'HIT', '1']);
+    // Whole seconds since the insert: 0 unless the machine is very slow.
+    expect(Number(hit.h('x-age'))).toBeLessThan(30);
     expect(hit.body).toBe('origin #1 /r lang=');
     expect(seen.get(path)).toBe(1);
   });
@@ -240,7 +242,8 @@ describe('CacheOverride on fetch in a js-compute app (the cache-override path of
     expect(miss.headers['x-cache']).toBe('MISS');
     expect(miss.body).toBe('origin #1 /r lang=');
     const hit = await fetchVia(path, '&ttl=60');
-    expect([hit.headers['x-cache'], hit.headers['x-cache-hits'], hit.headers.age, hit.body]).toEqual(['HIT', '1', '0', 'origin #1 /r lang=']);
+    expect([hit.headers['x-cache'], hit.headers['x-cache-hits'], hit.body]).toEqual(['HIT', '1', 'origin #1 /r lang=']);
+    expect(hit.headers.age).toMatch(/^\d+$/);
     // Surrogate headers are the cache's business unless the request asks to debug.
     expect(hit.headers['surrogate-key']).toBeNull();
     expect((await fetchVia(path, '&ttl=60&debug=1')).headers['surrogate-key']).toBe('origin-key');
