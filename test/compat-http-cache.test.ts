@@ -195,10 +195,11 @@ describe('HTTP cache under witshim serve (C guest)', { timeout: 30_000 }, () => 
     const came = arrival('collapse');
     const leader = get('/held/collapse');
     await came;
-    const selecting = get('/held/collapse', '&select=50');
-    const waiting = get('/held/collapse');
-    // Margin for both followers to reach their lookup (and the select's 50 ms to run out) before the leader answers.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const selecting = get('/held/collapse', '&select=50&tag=s1');
+    const waiting = get('/held/collapse', '&tag=w1');
+    // The leader answers only once both followers have looked up and the select has timed out.
+    await serve.waitForLine(/\] select timed out s1$/, 20_000);
+    await serve.waitForLine(/\] looked up w1$/, 20_000);
     held.get('collapse')!();
     const [first, second, third] = await Promise.all([leader, selecting, waiting]);
     expect(first.h('x-path')).toBe('MISS');
