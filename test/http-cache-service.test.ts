@@ -190,3 +190,20 @@ describe('purge-surrogate-key reaches HTTP-cache objects', () => {
     module.endRequest!('r');
   });
 });
+
+describe('HTTP cache store: limits', () => {
+  it('refuses an object declared larger than the platform\'s 100 MB with limit-exceeded, and keeps the obligation', async () => {
+    const { request } = setup();
+    const a = request('a');
+    const entry = a.lookup();
+    await a.state(entry);
+    let error: unknown;
+    try {
+      a.insert(entry, options(60, { length: 100n * 1024n * 1024n + 1n }));
+    } catch (err) {
+      error = err;
+    }
+    expect((error as ServiceError).payload).toEqual({ tag: 'limit-exceeded' });
+    expect(a.insert(entry, options(60, { length: 5n }))).toBeGreaterThan(0);
+  });
+});

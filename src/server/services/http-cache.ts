@@ -12,6 +12,7 @@ import type { HeaderList } from '../../host/protocol.js';
 import type { ServiceMethodName } from '../../host/services/protocol.js';
 import type { HttpCacheHead, HttpCacheLookupState, HttpCacheMethods, HttpCacheObjectInfo, HttpCacheOutcome, HttpCacheWrite } from '../../host/services/http-cache.js';
 import type { InboundSource } from '../inbound.js';
+import { MAX_OBJECT_BYTES } from './cache/store.js';
 import { ServiceError, type BodySink, type ServiceContext, type ServiceEvents, type ServiceFactory, type ServiceModule } from './index.js';
 
 type Methods = keyof HttpCacheMethods;
@@ -26,7 +27,7 @@ const PIPE_CHUNK = 64 * 1024;
 
 const NO_STATE: HttpCacheLookupState = { found: false, usable: false, stale: false, mustInsertOrUpdate: false, usableIfError: false };
 
-/** A stored body: chunks as written, readable while it is being written. */
+/** A stored body: chunks as written, readable while it is being written; past the platform's object size limit it fails. */
 class StoredBody {
   readonly chunks: Buffer[] = [];
   length = 0;
@@ -36,6 +37,7 @@ class StoredBody {
 
   append(bytes: Uint8Array): void {
     if (this.done || bytes.length === 0) return;
+    if (this.length + bytes.length > MAX_OBJECT_BYTES) return this.finish(true);
     this.chunks.push(Buffer.from(bytes));
     this.length += bytes.length;
     this.notify();
@@ -333,6 +335,7 @@ export function createHttpCache(events: ServiceEvents, now: () => number = Date.
       },
       'http-cache.insert': ({ entry: id, head, options, sink, streamBack }, ctx) => {
         const record = holder(id, ctx);
+        if (options.length !== undefined && options.length > BigInt(MAX_OBJECT_BYTES)) fail('limit-exceeded');
         const object = store(record, head, options);
         ctx.addSink(sink, sinkInto(object.body));
         release(record);
