@@ -13,6 +13,7 @@ describe('fastly_cache#replace strategy', () => {
     new DataView(g.memory.buffer).setUint32(options + witxOffsets('cache_replace_options').replace_strategy!, strategy, true);
     const [handle] = outs(g, 1);
     const status = g.call('fastly_cache#replace', key, keyLen, mask, options, handle!);
+    // The adapter grows memory for its scratch space: read through a fresh view.
     return { status, handle: new DataView(g.memory.buffer).getUint32(handle!, true), calls: g.calls };
   }
 
@@ -39,5 +40,51 @@ describe('fastly_cache#replace strategy', () => {
     const { status, calls } = await replace(0, 0);
     expect(status).toBe(0);
     expect(calls[0]!.args.slice(4, 5)).toEqual([0]);
+  });
+});
+
+/** `fastly_purge#purge_surrogate_key`: the mask picks soft, and `ret_buf` the verbose call whose JSON lands in the struct's buffer. */
+describe('fastly_purge#purge_surrogate_key', () => {
+  const SOFT = 1;
+  const RET_BUF = 2;
+
+  async function purge(mask: number, answer: unknown = { ok: '{"status":"ok","id":"1-2-3"}' }, cap = 64) {
+    const g = await Guest.create();
+    g.returns('purge/purge-surrogate-key', () => ({ ok: undefined }));
+    g.returns('purge/purge-surrogate-key-verbose', () => answer as never);
+    const [key, keyLen] = g.bytes('group');
+    const offsets = witxOffsets('purge_options');
+    const options = g.alloc(12, 4);
+    const buffer = g.alloc(cap, 1);
+    const [nwritten] = outs(g, 1);
+    const dv = new DataView(g.memory.buffer);
+    dv.setUint32(options + offsets.ret_buf_ptr!, buffer, true);
+    dv.setUint32(options + offsets.ret_buf_len!, cap, true);
+    dv.setUint32(options + offsets.ret_buf_nwritten_out!, nwritten!, true);
+    const status = g.call('fastly_purge#purge_surrogate_key', key, keyLen, mask, options);
+    // The adapter grows memory for its scratch space: read through a fresh view.
+    const length = new DataView(g.memory.buffer).getUint32(nwritten!, true);
+    return { status, calls: g.calls.map((c) => [c.ref, c.args]), length, json: g.text(buffer, Math.min(length, cap)) };
+  }
+
+  it('plain: hard or soft, nothing written back', async () => {
+    const hard = await purge(0);
+    expect(hard.status).toBe(0);
+    expect(hard.calls[0]![0]).toBe('purge/purge-surrogate-key');
+    // keys ptr, keys len, soft-purge, extra none
+    expect(hard.calls[0]![1].slice(1, 4)).toEqual([5, 0, 0]);
+    expect((await purge(SOFT)).calls[0]![1].slice(1, 4)).toEqual([5, 1, 0]);
+  });
+
+  it('verbose: the JSON goes into ret_buf with its length, max-len from ret_buf_len; too small is buflen with the size', async () => {
+    const verbose = await purge(RET_BUF | SOFT);
+    expect(verbose.status).toBe(0);
+    expect(verbose.calls[0]![0]).toBe('purge/purge-surrogate-key-verbose');
+    expect(verbose.calls[0]![1].slice(1, 5)).toEqual([5, 1, 0, 0]);
+    expect(verbose.calls[0]![1][5]).toBe(64n);
+    expect(verbose.json).toBe('{"status":"ok","id":"1-2-3"}');
+    const small = await purge(RET_BUF, { err: { tag: 'buffer-len', val: 28n } }, 8);
+    expect(small).toMatchObject({ status: 4, length: 28 });
+    expect((await purge(4)).status).toBe(2);
   });
 });

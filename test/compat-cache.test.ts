@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildJsApp } from './support/js-app.js';
 import { GateOrigin, originToml, serveInProcess, streamGet, type InProcessServe } from './support/cache-harness.js';
 
 /*
@@ -87,7 +88,8 @@ describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
     await get('op=get&key=p1&body=one&sk=group%20p1');
     await get('op=get&key=p2&body=two&sk=group');
     await get('op=get&key=p3&body=three&sk=other');
-    expect((await get('op=purge&sk=group')).text).toBe('purge status=0 ');
+    const verbose = await get('op=purge&sk=group&verbose=1');
+    expect(verbose.text).toMatch(/^purge status=0 \{"status":"ok","id":"[0-9]+-[0-9]+-[0-9]+"\}$/);
     expect((await get('op=read&key=p1')).status).toBe(404);
     expect((await get('op=read&key=p2')).status).toBe(404);
     expect(await get('op=read&key=p3')).toEqual({ status: 200, text: 'three' });
@@ -122,6 +124,17 @@ describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
     origin.open('gate-R2');
     expect(await reader.rest).toBe('forced-end');
     expect((await forced).text).toBe('replaced old-state=3 old=newer-tail');
+    await settledClean();
+  });
+
+  it('fails a transaction lookup that would wait on the obligation its own request holds, rather than hang', async () => {
+    expect((await get('op=twice&key=self')).text).toBe('first: status 0 state 8\nsecond: status 1\nasync: status 1\ncancel: status 0\n');
+    await settledClean();
+  });
+
+  it('hands the obligation on when the request holding it traps', async () => {
+    expect((await get('op=trap&key=trapped')).status).toBe(500);
+    expect((await get('op=get&key=trapped&body=after')).text).toBe('state=8 waited=0 inserted');
     await settledClean();
   });
 
@@ -167,5 +180,42 @@ describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
     );
     expect((await holder).text).toBe('state=8 waited=0 inserted');
     await settledClean();
+  });
+});
+
+describe('core cache through a js-compute app (SimpleCache, CoreCache)', { timeout: 20_000 }, () => {
+  let js: InProcessServe;
+  const jsGet = async (path: string) => {
+    const res = await fetch(`${js.url}${path}`);
+    return `${res.status} ${await res.text()}`;
+  };
+
+  beforeAll(async () => {
+    const app = await buildJsApp(join(here, 'fixtures/js-apps/cache.js'));
+    js = await serveInProcess(readFileSync(app), originToml(origin.port));
+  }, 180_000);
+
+  afterAll(async () => {
+    await js?.close();
+  });
+
+  it('SimpleCache.getOrSet computes once, then serves the cached value; purge removes it', async () => {
+    expect(await jsGet('/simple-get?key=s')).toBe('200 none');
+    expect(await jsGet('/simple?key=s&value=first')).toBe('200 computed:first');
+    expect(await jsGet('/simple?key=s&value=second')).toBe('200 cached:first');
+    expect(await jsGet('/simple-get?key=s')).toBe('200 found:first');
+    expect(await jsGet('/simple-purge?key=s')).toBe('200 purged');
+    expect(await jsGet('/simple?key=s&value=third')).toBe('200 computed:third');
+  });
+
+  it('CoreCache: transaction miss inserts, the next lookup hits with metadata; insert, lookup with a range, insert-and-stream-back', async () => {
+    expect(await jsGet('/core?key=c&value=hello')).toBe('200 inserted');
+    expect(await jsGet('/core?key=c')).toBe('200 hit:hello found=true stale=false hits=1 length=5 meta=meta maxAge=60000');
+    expect(await jsGet('/core-lookup?key=none')).toBe('200 miss');
+    expect(await jsGet('/core-insert?key=i&value=0123456789')).toBe('200 inserted');
+    expect(await jsGet('/core-lookup?key=i')).toBe('200 found:0123456789');
+    expect(await jsGet('/core-lookup?key=i&start=2&end=5')).toBe('200 found:2345');
+    expect(await jsGet('/core-stream-back?key=b&value=round-trip')).toBe('200 streamed:round-trip');
+    expect(await jsGet('/core-stream-back?key=b&value=other')).toBe('200 already:round-trip');
   });
 });

@@ -229,10 +229,10 @@ class CallGenerator {
     let okOffset = 0;
     if (fn.result.kind === 'result') {
       const lay = this.wit.layout(fn.result);
-      const nwritten = firstBuffer ? this.outSlot(firstBuffer.nwritten).param : undefined;
+      const nwritten = firstBuffer ? this.lengthOut(firstBuffer.nwritten) : undefined;
       if (fn.result.err) {
         const errAddr = `(i32.add (local.get ${ret}) (i32.const ${lay.payloadOffset}))`;
-        const status = `(call ${errorStatusFn(fn.result.err)} ${errAddr} ${nwritten ? `(local.get ${coreId(nwritten)})` : '(i32.const 0)'})`;
+        const status = `(call ${errorStatusFn(fn.result.err)} ${errAddr} ${nwritten ?? '(i32.const 0)'})`;
         const err = fn.result.err;
         const drops = dropOwned(this.wit, err, `(local.get ${ret})`, lay.payloadOffset!, (t) => this.imports.dropId(t));
         const onError = [...drops, ...(top ? this.topErrorForms(err, errAddr) : [])];
@@ -476,10 +476,13 @@ class CallGenerator {
 
   /** A builder struct field: a string from `name` + `name_len`, or a scalar (through `table`). */
   private fieldVal(t: WType, name: string, table: number[] | undefined, what: string): Val {
-    const base = this.struct?.base;
-    const field = this.structFieldOf(name);
+    // `param.field` reads a WITX struct param; a bare name, the enclosing builder's struct.
+    const dot = name.indexOf('.');
+    const fieldOf = (field: string) => (dot < 0 ? { ...this.structFieldOf(field), base: this.struct?.base } : this.structField(name.slice(0, dot), field));
+    const base = fieldOf(name.slice(dot + 1)).base;
+    const field = fieldOf(name.slice(dot + 1));
     if (t.kind === 'string' || t.kind === 'list') {
-      const len = this.structFieldOf(`${name}_len`);
+      const len = fieldOf(`${name.slice(dot + 1)}_len`);
       return { k: 'list', ptr: load('i32', 4, base!, field.offset), len: load('i32', 4, base!, len.offset) };
     }
     const size = witxLayout(this.abi, field.type).size;
@@ -756,9 +759,25 @@ class CallGenerator {
   /** Where a list output lands: a guest buffer, or an out-pointer with a fixed capacity. */
   private dest(d: { buf: string; cap?: number }): { ptr: string; cap: string } {
     if (d.cap !== undefined) return { ptr: `(local.get ${coreId(this.outSlot(d.buf).param)})`, cap: `(i32.const ${d.cap})` };
+    const dot = d.buf.indexOf('.');
+    if (dot >= 0) {
+      // A buffer named by a struct param: its `<name>_ptr` and `<name>_len` fields.
+      const [param, name] = [d.buf.slice(0, dot), d.buf.slice(dot + 1)];
+      const ptr = this.structField(param, `${name}_ptr`);
+      const len = this.structField(param, `${name}_len`);
+      return { ptr: load('i32', 4, ptr.base, ptr.offset), cap: load('i32', 4, len.base, len.offset) };
+    }
     const found = this.shape.buffers.find((b) => b.name === d.buf);
     if (!found) throw new MappingError(`no output buffer named ${d.buf}`);
     return { ptr: `(local.get ${coreId(found.ptr)})`, cap: `(local.get ${coreId(found.cap)})` };
+  }
+
+  /** Where a list's length goes: an out-pointer param, or an out-pointer held in `struct.field`. */
+  private lengthOut(name: string): string {
+    const dot = name.indexOf('.');
+    if (dot < 0) return `(local.get ${coreId(this.outSlot(name).param)})`;
+    const field = this.structField(name.slice(0, dot), name.slice(dot + 1));
+    return load('i32', 4, field.base, field.offset);
   }
 
   private outSlot(name: string): OutSlot {
@@ -880,13 +899,13 @@ class CallGenerator {
           throw new MappingError(`${what}: a list needs a buffer output, got ${JSON.stringify(directive)}`);
         }
         const { ptr: dst, cap } = this.dest(directive);
-        const nw = this.outSlot(directive.nwritten);
+        const nw = this.lengthOut(directive.nwritten);
         const ptr = this.b.local('i32', 'lp');
         const len = this.b.local('i32', 'll');
         this.b.emit(
           `(local.set ${ptr} ${load('i32', 4, addr, offset)})`,
           `(local.set ${len} ${load('i32', 4, addr, offset + 4)})`,
-          store('i32', 4, `(local.get ${coreId(nw.param)})`, 0, `(local.get ${len})`),
+          store('i32', 4, nw, 0, `(local.get ${len})`),
           `(if (i32.gt_u (local.get ${len}) ${cap}) (then ${this.ret(`(i32.const ${Status.buflen})`)}))`,
           `(if (i32.ne (local.get ${ptr}) ${dst}) (then (memory.copy ${dst} (local.get ${ptr}) (local.get ${len}))))`,
         );

@@ -107,7 +107,7 @@ export type Source =
   | { cases: Array<{ case: string; if?: Condition; value?: Source }> }
   /** A resource built by setters (see Builder); an `own` param consumes it, else it is dropped. */
   | { build: Builder }
-  /** A field of the enclosing builder's struct; `table` maps a WITX enum value to the WIT one. */
+  /** A field of the enclosing builder's struct, or `param.field` of a WITX struct param; `table` maps a WITX enum value to the WIT one. */
   | { field: string; table?: number[] }
   /** An optional owned handle: none when the guest passes an invalid handle. */
   | { handleOrNone: string }
@@ -121,7 +121,9 @@ export type Out =
   | string
   /**
    * A list/string leaf: the guest buffer it lands in and where its length is written. `cap`
-   * makes a bare out-pointer (a fixed-size legacy output) the buffer.
+   * makes a bare out-pointer (a fixed-size legacy output) the buffer. `param.name` names a
+   * buffer inside a WITX struct param (its `name_ptr` / `name_len` fields) and an out-pointer
+   * held in one of its fields.
    */
   | { buf: string; nwritten: string; cap?: number }
   /** An `option<u32>` cursor: its value, or -1 once the listing is complete. */

@@ -1,4 +1,4 @@
-import { INVALID_HANDLE, type Mapping } from '../mapping.js';
+import { INVALID_HANDLE, type CallMapping, type Mapping, type Source } from '../mapping.js';
 
 const BACKEND = { open: 'backend/backend.open', name: 'backend' } as const;
 const backendCall = (fn: string): Mapping => ({ call: `backend/backend.${fn}`, args: [BACKEND] });
@@ -85,8 +85,18 @@ export const backend: Record<string, Mapping> = {
   get_ssl_max_version: tlsVersionCall('get-tls-max-version'),
 };
 
+const PURGE_OPTIONS: Source = { fields: { 'soft-purge': { flag: { mask: 'options_mask', flag: 'soft_purge' } } } };
+const purgePlain: CallMapping = { call: 'purge/purge-surrogate-key', args: ['surrogate_key', PURGE_OPTIONS] };
+/** `ret_buf`: the purge API's JSON answer goes into the buffer the options struct names. */
+const purgeVerbose: CallMapping = {
+  call: 'purge/purge-surrogate-key-verbose',
+  args: ['surrogate_key', PURGE_OPTIONS, { field: 'options.ret_buf_len' }],
+  out: [{ buf: 'options.ret_buf', nwritten: 'options.ret_buf_nwritten_out' }],
+};
+
 export const purge: Record<string, Mapping> = {
-  purge_surrogate_key: 'purge/purge-surrogate-key',
+  // By mask value: 0 / 1 plain (hard / soft), 2 / 3 verbose (hard / soft).
+  purge_surrogate_key: { branch: 'options_mask', cases: [purgePlain, purgePlain, purgeVerbose, purgeVerbose] },
 };
 
 export const computeRuntime: Record<string, Mapping> = {

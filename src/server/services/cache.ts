@@ -151,12 +151,16 @@ export function cacheService(store?: CacheStore) {
           const id = register({ owner: ctx.requestId, tx, object, alwaysUseRequestedRange: false });
           return view(id, tx, object);
         }),
-      'cache.await': async ({ handle }, ctx) => {
+      'cache.await': ({ handle }, ctx) => {
         const entry = get(handle, ctx);
-        if (entry.tx) await entry.tx.settled();
-        if (!handles.has(handle)) throw new ServiceError({ tag: 'invalid-argument' });
-        entry.object = entry.tx?.found ?? entry.object;
-        return guarded(() => view(handle, entry.tx, entry.object));
+        const settled = (): EntryView => {
+          // Closed while it waited (its request ended).
+          if (!handles.has(handle)) throw new ServiceError({ tag: 'invalid-argument' });
+          entry.object = entry.tx?.found ?? entry.object;
+          return guarded(() => view(handle, entry.tx, entry.object));
+        };
+        // Only a waiting entry parks the worker; a settled one answers at once.
+        return entry.tx?.status === 'waiting' ? entry.tx.settled().then(settled) : settled();
       },
       'cache.refresh': ({ handle }, ctx) => {
         const entry = get(handle, ctx);
