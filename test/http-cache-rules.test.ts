@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  applyOverride,
   DEFAULT_TTL_SECONDS,
   freshenHeaders,
   freshnessSeconds,
@@ -146,6 +147,19 @@ describe('suggested write options', () => {
   it('has no length for a chunked response, and zeros for absent extensions', () => {
     const suggestion = suggestWriteOptions(ok(['transfer-encoding', 'chunked'], ['content-length', '5']), NOW);
     expect([suggestion.length, suggestion.staleWhileRevalidateNs, suggestion.staleIfErrorNs, suggestion.varyRule, suggestion.surrogateKeys]).toEqual([undefined, 0n, 0n, '', '']);
+  });
+});
+
+describe('cache override', () => {
+  const suggestion = suggestWriteOptions(ok(['cache-control', 'max-age=10, stale-while-revalidate=1'], ['surrogate-key', 'a b']), NOW);
+  it('ttl and swr replace the response\'s, pci marks the object sensitive, surrogate keys are added', () => {
+    const applied = applyOverride(suggestion, { ttl: 99, staleWhileRevalidate: 7, pci: true, surrogateKey: 'b c' });
+    expect([applied.maxAgeNs, applied.staleWhileRevalidateNs, applied.sensitiveData, applied.surrogateKeys]).toEqual([99n * 1_000_000_000n, 7n * 1_000_000_000n, true, 'a b c']);
+  });
+  it('leaves what it does not set, and an empty surrogate key adds nothing', () => {
+    const applied = applyOverride(suggestion, { pci: false, surrogateKey: '' });
+    expect(applied).toEqual(suggestion);
+    expect(applyOverride(suggestion, undefined)).toBe(suggestion);
   });
 });
 

@@ -271,7 +271,11 @@ export interface CacheOverrideDetails {
   surrogateKey?: string;
 }
 
-/** A request's cache override wins over what the response says (Fastly: "Override the caching behavior of this request"). */
+/**
+ * A request's cache override wins over what the response says (Fastly: "Override the caching
+ * behavior of this request"); its surrogate keys are added to the response's ("to include the
+ * given surrogate key"), and an empty one adds nothing.
+ */
 export function applyOverride(suggestion: WriteSuggestion, override: CacheOverrideDetails | undefined): WriteSuggestion {
   if (!override) return suggestion;
   return {
@@ -279,6 +283,6 @@ export function applyOverride(suggestion: WriteSuggestion, override: CacheOverri
     maxAgeNs: override.ttl !== undefined ? BigInt(override.ttl) * NS_PER_SECOND : suggestion.maxAgeNs,
     staleWhileRevalidateNs: override.staleWhileRevalidate !== undefined ? BigInt(override.staleWhileRevalidate) * NS_PER_SECOND : suggestion.staleWhileRevalidateNs,
     sensitiveData: suggestion.sensitiveData || override.pci,
-    surrogateKeys: override.surrogateKey !== undefined ? override.surrogateKey.trim().split(/\s+/).filter(Boolean).join(' ') : suggestion.surrogateKeys,
+    surrogateKeys: [...new Set([...suggestion.surrogateKeys.split(' '), ...(override.surrogateKey ?? '').trim().split(/\s+/)].filter(Boolean))].join(' '),
   };
 }
