@@ -42,6 +42,7 @@ function setup() {
       state: async (entry: number) => ((await call<Promise<{ state: Record<string, boolean> }>>('http-cache.await', { entry })).state),
       insert: (entry: number, write = options(60), sink = 1) => call<{ entry?: number }>('http-cache.insert', { entry, head, options: write, sink, streamBack: true }).entry,
       abandon: (entry: number) => call('http-cache.abandon', { entry }),
+      chooseStale: (entry: number) => call('http-cache.choose-stale', { entry }),
       record: (entry: number, maxAgeS: number) => call('http-cache.record-not-cacheable', { entry, maxAgeNs: BigInt(maxAgeS) * SECOND, varyRule: '' }),
       body: (entry: number) => sources[call<{ source: number }>('http-cache.body', { entry }).source]!,
       close: (entry: number) => call('http-cache.close', { entry }),
@@ -143,6 +144,18 @@ describe('HTTP cache store: freshness', () => {
     expect(c.ready(waiting)).toBe(false);
     b.abandon(revalidating);
     expect(await c.state(waiting)).toEqual(flags('found', 'stale', 'mustInsertOrUpdate', 'usableIfError'));
+  });
+
+  it('choose-stale serves the stale object to the obliged request and hands the obligation on', async () => {
+    const { request, advance } = setup();
+    const [a, b, c] = [request('a'), request('b'), request('c')];
+    a.insert(a.lookup(), options(10, { staleIfErrorNs: 60n * SECOND }));
+    advance(20_000);
+    const failing = b.lookup();
+    expect(await b.state(failing)).toEqual(flags('found', 'stale', 'mustInsertOrUpdate', 'usableIfError'));
+    const behind = c.lookup();
+    expect((b.chooseStale(failing) as { state: unknown }).state).toEqual(flags('found', 'usable', 'stale'));
+    expect(await c.state(behind)).toEqual(flags('found', 'stale', 'mustInsertOrUpdate', 'usableIfError'));
   });
 
   it('counts hits on usable lookups', async () => {
