@@ -244,3 +244,29 @@ describe('cached body', () => {
     expect(dec.decode(sliceRange(enc.encode('0123456789'), { suffix: 3 }))).toBe('789');
   });
 });
+
+describe('shared cache store', () => {
+  it('is one per configuration, for the core and HTTP caches alike, and tells every holder of changes until released', async () => {
+    const { sharedCacheStore, releaseCacheStore } = await import('../src/server/services/cache.js');
+    const { emptyHostConfig } = await import('../src/host/config.js');
+    const config = emptyHostConfig();
+    let first = 0;
+    let second = 0;
+    const events1 = { changed: () => first++ };
+    const events2 = { changed: () => second++ };
+    const store = sharedCacheStore(config, events1);
+    expect(sharedCacheStore(config, events2)).toBe(store);
+    expect(sharedCacheStore(emptyHostConfig(), events1)).not.toBe(store);
+    const holder = store.transactionLookup(key('k'), [], 'a');
+    store.transactionLookup(key('k'), [], 'b');
+    store.cancel(holder);
+    expect([first, second]).toEqual([1, 1]);
+    releaseCacheStore(config, events1);
+    store.endRequest('b');
+    store.transactionLookup(key('k'), [], 'c');
+    const waiter = store.transactionLookup(key('k'), [], 'd');
+    store.endRequest('c');
+    expect(waiter.obligated).toBe(true);
+    expect([first, second]).toEqual([1, 2]);
+  });
+});

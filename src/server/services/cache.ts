@@ -56,10 +56,34 @@ export function cacheServiceStats(): { handles: number; keys: number; objects: n
   return total;
 }
 
+/** The store for a configuration, and the `Services` event lines waiting on it. */
+const stores = new WeakMap<HostConfig, { store: CacheStore; events: Set<ServiceEvents> }>();
+
+/**
+ * The server's cache store, one per configuration (a `Services` hands the same config object to
+ * every factory). The HTTP cache gets the same one from its factory's arguments, so it lives as
+ * long as the core cache's and a purge reaches the objects of both. Every `events` given is told
+ * of changes until `releaseCacheStore(config, events)`.
+ */
+export function sharedCacheStore(config: HostConfig, events: ServiceEvents): CacheStore {
+  let shared = stores.get(config);
+  if (!shared) {
+    const listeners = new Set<ServiceEvents>();
+    shared = { store: new CacheStore({ onChange: () => listeners.forEach((listener) => listener.changed()) }), events: listeners };
+    stores.set(config, shared);
+  }
+  shared.events.add(events);
+  return shared.store;
+}
+
+export function releaseCacheStore(config: HostConfig, events: ServiceEvents): void {
+  stores.get(config)?.events.delete(events);
+}
+
 /** The services module; `store` is injectable so tests can drive the clock. */
 export function cacheService(store?: CacheStore) {
-  return (_config: HostConfig, events: ServiceEvents): ServiceModule<Methods> & { store: CacheStore; liveHandles(): number } => {
-    const cache = store ?? new CacheStore({ onChange: () => events.changed() });
+  return (config: HostConfig, events: ServiceEvents): ServiceModule<Methods> & { store: CacheStore; liveHandles(): number } => {
+    const cache = store ?? sharedCacheStore(config, events);
     const handles = new Map<number, Handle>();
     const byOwner = new Map<string, Set<number>>();
     let nextHandle = 1;
@@ -251,6 +275,7 @@ export function cacheService(store?: CacheStore) {
       },
       close() {
         liveServices.delete(module);
+        releaseCacheStore(config, events);
       },
     };
     liveServices.add(module);

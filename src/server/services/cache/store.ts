@@ -20,6 +20,9 @@
  * - `purge(surrogateKey, soft)` — removes (hard) or marks stale (soft) every object carrying it.
  * - `stats()` — live keys, objects, transactions and readers (leak checks).
  *
+ * The server's store is `sharedCacheStore(config, events)` (`src/server/services/cache.ts`): the
+ * HTTP cache's factory takes the same one, so purges reach its objects too.
+ *
  * Inserted objects' bodies (`CachedObject.body`, a `CachedBody`) are written through the body's
  * `sink()` and can be read (`openReader`) while being written. Errors are `CacheError`s with the
  * WIT error code the guest gets. Time comes from `now()` (nanoseconds), injected for tests.
