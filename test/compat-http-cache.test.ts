@@ -264,6 +264,15 @@ describe.each([
     expect(seen.get(path)).toBe(1);
   });
 
+  it.runIf(mode === 'host')('sends the same URL twice at once from one request: the second goes uncached instead of waiting on itself', async () => {
+    const path = `/r?cc=max-age%3D60&n=js-twice-${mode}`;
+    const answers = (await (await fetch(`${js.url}/?p=${encodeURIComponent(path)}&ttl=60&twice=1`)).json()) as Array<{ cache: string; body: string }>;
+    expect(answers.map((answer) => answer.cache)).toEqual(['MISS', 'MISS']);
+    expect(new Set(answers.map((answer) => answer.body))).toEqual(new Set(['origin #1 /r lang=', 'origin #2 /r lang=']));
+    // The first one stored its answer.
+    expect((await fetchVia(path, '&ttl=60')).headers['x-cache']).toBe('HIT');
+  });
+
   it('follows the origin\'s headers when the override sets no TTL, and passes with pass', async () => {
     const cached = `/r?cc=max-age%3D60&n=js-origin-${mode}`;
     await fetchVia(cached, '&sk=mine');
