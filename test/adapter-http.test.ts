@@ -182,6 +182,17 @@ describe('cache override', () => {
     expect(g.call('fastly_http_req#cache_override_v2_set', 3, 0b0100, 60, 5, sk, len)).toBe(0);
     expect(g.calls[0].args).toEqual([3, 2, 0, 60, 1, 5, 0, 1, sk, len, 0, 0]);
   });
+
+  it('v2: a surrogate key alone (no flag) is an override carrying it, as in Viceroy; no flag and no key is none', async () => {
+    const g = await Guest.create();
+    g.returns('http-req/request.set-cache-override', () => ({ ok: undefined }));
+    const [sk, len] = g.bytes('key-a');
+    expect(g.call('fastly_http_req#cache_override_v2_set', 3, 0, 60, 5, sk, len)).toBe(0);
+    expect(g.call('fastly_http_req#cache_override_v2_set', 3, 0, 60, 5, sk, 0)).toBe(0);
+    // case override: ttl none, swr none, no pci, surrogate-key some; then case none
+    expect(g.calls[0].args).toEqual([3, 2, 0, 60, 0, 5, 0, 1, sk, len, 0, 0]);
+    expect(g.calls[1].args.slice(0, 2)).toEqual([3, 0]);
+  });
 });
 
 describe('downstream info', () => {

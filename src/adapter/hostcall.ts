@@ -411,7 +411,7 @@ class CallGenerator {
     let disc = '';
     for (let i = cases.length - 1; i >= 0; i--) {
       const c = cases[i];
-      const cond = !c.if ? undefined : 'zero' in c.if ? `(i32.eqz ${this.valueOf(c.if.zero)})` : this.maskBit(c.if.flag.mask, c.if.flag.flag);
+      const cond = !c.if ? undefined : 'zero' in c.if ? this.allZero(c.if.zero) : this.maskBit(c.if.flag.mask, c.if.flag.flag);
       disc = cond ? `(if (result i32) ${cond} (then (i32.const ${index(c.case)})) (else ${disc}))` : `(i32.const ${index(c.case)})`;
     }
     const local = this.b.local('i32', 'case');
@@ -423,6 +423,15 @@ class CallGenerator {
       if (payload && c.value) vals[index(c.case)] = this.valFor(payload, c.value, `${what}.${c.case}`);
     }
     return { k: 'variant', disc: `(local.get ${local})`, cases: vals };
+  }
+
+  /** True when each named param is 0, a list param counting by its length. */
+  private allZero(names: string | string[]): string {
+    const tests = (typeof names === 'string' ? [names] : names).map((name) => {
+      const input = this.input(name);
+      return `(i32.eqz ${input.kind === 'list' ? `(local.get ${coreId(input.len)})` : this.valueOf(name)})`;
+    });
+    return tests.reduce((all, test) => `(i32.and ${all} ${test})`);
   }
 
   private valueOf(name: string): string {

@@ -120,7 +120,8 @@ export type Source =
   /** The handle `async-io/select` picks from a WITX handle list; its index goes to `index`. */
   | { select: string; index: string };
 
-export type Condition = { flag: { mask: string; flag: string } } | { zero: string };
+/** `zero`: every named param is 0 (a list param: is empty). */
+export type Condition = { flag: { mask: string; flag: string } } | { zero: string | string[] };
 
 export type Out =
   /** A WITX out-pointer param, written by type. */

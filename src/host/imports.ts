@@ -5,6 +5,8 @@ import { cacheInterface } from './interfaces/cache.js';
 import { erl } from './interfaces/erl.js';
 import { acl, geo } from './interfaces/geo-acl.js';
 import { httpBody } from './interfaces/http-body.js';
+import { httpCache } from './interfaces/http-cache.js';
+import { cachedSend } from './interfaces/http-cache-send.js';
 import { httpDownstream } from './interfaces/http-downstream.js';
 import { httpReq } from './interfaces/http-req.js';
 import { httpResp } from './interfaces/http-resp.js';
@@ -12,7 +14,6 @@ import { imageOptimizer } from './interfaces/image-optimizer.js';
 import { kvStore } from './interfaces/kv-store.js';
 import { log } from './interfaces/log.js';
 import { computeRuntime, configStore, deviceDetection, dictionary, secretStore } from './interfaces/lookups.js';
-import { notYetServed } from './interfaces/not-yet-served.js';
 import { purgeInterface } from './interfaces/purge.js';
 import { security } from './interfaces/security.js';
 import { shielding } from './interfaces/shielding.js';
@@ -20,17 +21,16 @@ import type { HostImports, InterfaceName } from './host-types.js';
 import type { Session } from './session.js';
 import type { Wasi } from './wasi.js';
 
-/** The stateful services `not-yet-served.ts` answers `unsupported` for (their declarations are in `wit-types/`). */
-type NotYetServed = 'fastly:compute/http-cache';
-
-/** Every Fastly interface the WIT declares, less those: the compiler insists each has a module. */
-type Served = Exclude<Extract<InterfaceName, `fastly:${string}`>, NotYetServed>;
+/** Every Fastly interface the WIT declares: the compiler insists each has a module. */
+type Served = Extract<InterfaceName, `fastly:${string}`>;
 
 /** One module per `fastly:compute` interface; the key is the name jco's bindings look up. */
 const served: { [K in Served]: (session: Session) => HostImports[K] } = {
   'fastly:compute/async-io': asyncIo,
   'fastly:compute/http-body': httpBody,
-  'fastly:compute/http-req': httpReq,
+  'fastly:compute/http-cache': httpCache,
+  // `send` goes through the HTTP cache when the request's cache override asks for caching.
+  'fastly:compute/http-req': (session) => httpReq(session, cachedSend),
   'fastly:compute/http-resp': httpResp,
   'fastly:compute/http-downstream': httpDownstream,
   'fastly:compute/backend': backendInterface,
@@ -58,7 +58,7 @@ const servedEntries = Object.entries(served);
 
 /** The import object for one guest instance (jco's bindings look interfaces up without `@version`). */
 export function buildImports(session: Session, wasi: Wasi): Record<string, Record<string, unknown>> {
-  const imports: Record<string, Record<string, unknown>> = { ...wasi.imports, ...notYetServed };
+  const imports: Record<string, Record<string, unknown>> = { ...wasi.imports };
   for (const [name, factory] of servedEntries) imports[name] = factory(session);
   return imports;
 }

@@ -75,7 +75,8 @@ const TAG = (flag: string) => ({ mask: 'tag', flag });
 const cacheOverride = (surrogateKey?: string) => ({
   cases: [
     { case: 'pass', if: { flag: TAG('pass') } },
-    { case: 'none', if: { zero: 'tag' } },
+    // Viceroy: no flag and no surrogate key is no override; a surrogate key alone is an override carrying it.
+    { case: 'none', if: { zero: surrogateKey ? ['tag', surrogateKey] : 'tag' } },
     {
       case: 'override',
       value: {

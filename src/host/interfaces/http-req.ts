@@ -87,7 +87,10 @@ function asBackend(backend: unknown): BackendHandle {
   return backend;
 }
 
-export function httpReq(session: Session) {
+/** Answers a send from a cache instead of the backend when it applies (`start` sends it uncached). */
+export type SendThroughCache = (session: Session, request: Request, start: () => PendingResponse) => PendingResponse | undefined;
+
+export function httpReq(session: Session, throughCache?: SendThroughCache) {
   function start(request: Request, body: OutgoingBody, backend: unknown): PendingResponse {
     const spec = asBackend(backend).spec;
     const pending = new PendingResponse(session, session.allocatePending());
@@ -95,17 +98,22 @@ export function httpReq(session: Session) {
     session.channel.notify({ op: 'send-request', pending: pending.id, method: request.method, uri: request.uri, head: request.head(), backend: spec, body, decompressGzip });
     return pending;
   }
-  const sendAsync = (request: Request, body: Body, backend: unknown) => start(request, body.transfer(), backend);
+  const uncachedAsync = (request: Request, body: Body, backend: unknown) => start(request, body.transfer(), backend);
+  const sendAsync = (request: Request, body: Body, backend: unknown) => {
+    asBackend(backend);
+    return throughCache?.(session, request, () => uncachedAsync(request, body, backend)) ?? uncachedAsync(request, body, backend);
+  };
   const sendAsyncStreaming = (request: Request, body: Body, backend: unknown) => start(request, body.startStreaming(), backend);
   const send = (request: Request, body: Body, backend: unknown) => withDetail(() => sendAsync(request, body, backend).take());
+  const sendUncached = (request: Request, body: Body, backend: unknown) => withDetail(() => uncachedAsync(request, body, backend).take());
   return {
     Request,
     ExtraCacheOverrideDetails,
     ExtraSendErrorDetail,
     send,
-    sendUncached: send,
+    sendUncached,
     sendAsync,
-    sendAsyncUncached: sendAsync,
+    sendAsyncUncached: uncachedAsync,
     sendAsyncStreaming,
     sendAsyncUncachedStreaming: sendAsyncStreaming,
     awaitResponse: (pending: Pollable) =>

@@ -13,6 +13,7 @@ import type { InboundSource } from '../inbound.js';
 import { cacheService } from './cache.js';
 import { erlService } from './erl.js';
 import { kvService } from './kv.js';
+import { alongsideCoreCache } from './http-cache.js';
 
 /** Where the worker's writes to a streaming body go (the same calls `OutboundBody` takes). */
 export interface BodySink {
@@ -69,7 +70,7 @@ export class ServiceError extends Error {
 export type ServiceFactory<Methods extends ServiceMethodName = ServiceMethodName> = (config: HostConfig, events: ServiceEvents) => ServiceModule<Methods>;
 
 /** Every service the server provides; each adds itself here. */
-const factories = [kvService(), erlService(), cacheService()] as const;
+const factories = [kvService(), erlService(), alongsideCoreCache(cacheService())] as const;
 
 type MethodsOf<F> = F extends ServiceFactory<infer Methods> ? Methods : never;
 /** Fails to compile when a declared method has no handler in any service. */
