@@ -1,6 +1,6 @@
 import type { WitxAbi } from '../witx/index.js';
 import { errorHelpers } from './errors.js';
-import { generateHostcall } from './hostcall.js';
+import { generateHostcall } from './hostcall/index.js';
 import { ImportTable } from './import-table.js';
 import { MappingError } from './mapping.js';
 import { MAPPINGS } from './mappings/index.js';

@@ -1,6 +1,6 @@
 import type { WitxAbi } from '../witx/index.js';
 import { HAND_WRITTEN } from './generate.js';
-import { generateHostcall } from './hostcall.js';
+import { generateHostcall } from './hostcall/index.js';
 import { ImportTable } from './import-table.js';
 import { MAPPINGS } from './mappings/index.js';
 import { ASYNC_CALLS } from './runtime.js';

@@ -1,0 +1,146 @@
+import { resolveType, witxLayout, type WitxType } from '../../witx/index.js';
+import { HandleKind, INVALID_BIT } from '../handle-tags.js';
+import { MappingError, type Builder } from '../mapping.js';
+import { errorStatusFn, okOf } from '../names.js';
+import { coreId, handleKind, type Input } from '../shape.js';
+import { Status } from '../status.js';
+import type { Val } from '../values.js';
+import { load } from '../wat.js';
+import type { WType } from '../wit-view.js';
+import type { HostcallContext } from './context.js';
+import { emitCall } from './index.js';
+import { rejectUnknownFlags } from './inputs.js';
+
+/**
+ * Handles and resources: guest handle checks, resources built by setters or opened by name for
+ * one call (dropped on every way out until a call takes them as `own`), and select.
+ */
+
+const READY_CALL = 'async-io/pollable.is-ready';
+const SELECT_CALL = 'async-io/select';
+
+/** Not ready: `done` = 0 and success with the `initially` values; ready: `done` = 1. */
+export function emitReadyCheck(g: HostcallContext, ready: { handle: string; done: string }): void {
+  const input = g.input(ready.handle);
+  if (input.kind !== 'value') throw new MappingError(`${ready.handle} is not a handle`);
+  const handle = guestHandle(g, input);
+  g.b.emit(
+    `(if (i32.eqz (call ${g.imports.id(READY_CALL)} ${handle})) (then ${g.writeTo(ready.done, '(i32.const 0)')} ${g.ret(`(i32.const ${Status.ok})`)}))`,
+    g.writeTo(ready.done, '(i32.const 1)'),
+  );
+}
+
+/**
+ * A resource from a constructor and setters. It is dropped on every way out until a call
+ * takes it as `own`.
+ */
+export function buildVal(g: HostcallContext, t: WType, build: Builder, what: string): Val {
+  if (t.kind !== 'own' && t.kind !== 'borrow') throw new MappingError(`${what}: 'build' source for a ${t.kind}`);
+  const outer = g.struct;
+  const base = g.b.local('i32', 'struct');
+  let structType: WitxType;
+  if (typeof build.struct === 'string') {
+    const input = g.input(build.struct);
+    if (input.kind !== 'struct') throw new MappingError(`${what}: ${build.struct} is not a struct param`);
+    g.b.emit(`(local.set ${base} (local.get ${coreId(input.param)}))`);
+    structType = input.type;
+  } else {
+    const field = structFieldOf(g, build.struct.field);
+    const target = resolveType(g.abi, field.type);
+    if (target.kind !== 'pointer' && target.kind !== 'constPointer') throw new MappingError(`${what}: ${build.struct.field} is not a pointer`);
+    g.b.emit(`(local.set ${base} ${load('i32', 4, outer!.base, field.offset)})`);
+    structType = target.target;
+  }
+  g.struct = { base: `(local.get ${base})`, type: structType };
+  const handle = g.b.local('i32', 'built');
+  emitCall(g, { call: build.ctor, args: build.args }, undefined, false, handle);
+  const ctor = g.imports.view(build.ctor);
+  const resource = okOf(ctor.result);
+  if (resource?.kind !== 'own') throw new MappingError(`${build.ctor} does not make a resource`);
+  g.drops.push({ id: g.imports.dropId(resource), local: handle });
+  const used = new Set<string>();
+  for (const setter of build.set) {
+    const cond = setter.flag && build.mask ? g.maskBit(build.mask, setter.flag) : undefined;
+    if (setter.flag) used.add(setter.flag);
+    if (cond) g.b.emit(`(if ${cond} (then`);
+    emitCall(g, setter, `(local.get ${handle})`);
+    if (cond) g.b.emit('))');
+  }
+  if (build.mask) rejectUnknownFlags(g, build.mask, used);
+  g.struct = outer;
+  return { k: 'leaf', expr: `(local.get ${handle})`, core: 'i32', resource: handle };
+}
+
+export function structFieldOf(g: HostcallContext, name: string) {
+  if (!g.struct) throw new MappingError(`'field' ${name} outside a builder`);
+  const field = witxLayout(g.abi, g.struct.type).fields?.find((f) => f.name === name);
+  if (!field) throw new MappingError(`the builder's struct has no field ${name}`);
+  return field;
+}
+
+/**
+ * Waits with `async-io/select` on a WITX handle list (borrowed as it is: none is tagged) and
+ * returns the chosen handle, its index written to `index`. Empty lists are `inval`; invalid
+ * or wrong-kind handles `badf`, checked before the host sees any.
+ */
+export function selectFrom(g: HostcallContext, listName: string, index: string): string {
+  const list = g.input(listName);
+  if (list.kind !== 'list') throw new MappingError(`${listName} is not a list`);
+  const element = resolveType(g.abi, list.type);
+  if (element.kind !== 'list') throw new MappingError(`${listName} is not a handle list`);
+  const kind = handleKind(g.abi, element.element);
+  const [ptr, len] = [`(local.get ${coreId(list.ptr)})`, `(local.get ${coreId(list.len)})`];
+  const i = g.b.local('i32', 'i');
+  const h = g.b.local('i32', 'h');
+  const chosen = g.b.local('i32', 'chosen');
+  g.b.emit(
+    `(if (i32.eqz ${len}) (then ${g.ret(`(i32.const ${Status.inval})`)}))`,
+    `(local.set ${i} (i32.const 0))`,
+    `(block $checked (loop $check`,
+    `  (br_if $checked (i32.ge_u (local.get ${i}) ${len}))`,
+    `  (local.set ${h} (i32.load (i32.add ${ptr} (i32.shl (local.get ${i}) (i32.const 2)))))`,
+    `  (if (i32.or (i32.and (local.get ${h}) (i32.const ${INVALID_BIT | 0})) (call $wrong_kind (local.get ${h}) (i32.const ${kind}))) (then ${g.ret(`(i32.const ${Status.badf})`)}))`,
+    `  (local.set ${i} (i32.add (local.get ${i}) (i32.const 1)))`,
+    `  (br $check)))`,
+    `(local.set ${i} (call ${g.imports.id(SELECT_CALL)} ${ptr} ${len}))`,
+    g.writeTo(index, `(local.get ${i})`),
+    `(local.set ${chosen} (i32.load (i32.add ${ptr} (i32.shl (local.get ${i}) (i32.const 2)))))`,
+  );
+  return kind === HandleKind.Other ? `(local.get ${chosen})` : `(call $strip (local.get ${chosen}))`;
+}
+
+export function openByName(g: HostcallContext, ref: string, nameParam: string): string {
+  const input = g.input(nameParam);
+  if (input.kind !== 'list') throw new MappingError(`${nameParam} is not a string`);
+  const open = g.imports.view(ref);
+  const result = open.result;
+  if (result?.kind !== 'result' || !result.err || result.ok?.kind !== 'own') throw new MappingError(`${ref} does not open a resource`);
+  const ret = g.b.local('i32', 'opened');
+  const failed = g.b.local('i32', 'open_status');
+  const lay = g.wit.layout(result);
+  // Legacy hosts answer an unknown backend name with `inval`; `none` (what `not-found` means
+  // for stores) is not an answer these calls ever gave.
+  g.b.emit(
+    `(local.set ${ret} (call $alloc (i32.const ${lay.size}) (i32.const ${lay.align})))`,
+    `(call ${g.imports.id(ref)} (local.get ${coreId(input.ptr)}) (local.get ${coreId(input.len)}) (local.get ${ret}))`,
+    `(if (i32.load8_u (local.get ${ret})) (then ${unopenedDetail(g)}(local.set ${failed} (call ${errorStatusFn(result.err)} (i32.add (local.get ${ret}) (i32.const ${lay.payloadOffset})) (i32.const 0))) ${g.ret(`(select (i32.const ${Status.inval}) (local.get ${failed}) (i32.eq (local.get ${failed}) (i32.const ${Status.none})))`)}))`,
+  );
+  const handle = g.b.local('i32', 'res');
+  g.b.emit(`(local.set ${handle} ${load('i32', 4, `(local.get ${ret})`, lay.payloadOffset!)})`);
+  g.drops.push({ id: g.imports.dropId(result.ok), local: handle });
+  return `(local.get ${handle})`;
+}
+
+/** A backend that does not open is, to a send's error detail, a destination not found. */
+function unopenedDetail(g: HostcallContext): string {
+  const { detail } = g.top;
+  return detail ? `${g.writeTo(`${detail}.tag`, `(i32.const ${g.witxCase(`${detail}.tag`, 'destination_not_found')})`)} ` : '';
+}
+
+/** Checks a handle argument's kind (badf on mismatch) and returns the host handle. */
+export function guestHandle(g: HostcallContext, input: Extract<Input, { kind: 'value' }>): string {
+  const kind = handleKind(g.abi, input.type);
+  const id = coreId(input.param);
+  g.b.emit(`(if (call $wrong_kind (local.get ${id}) (i32.const ${kind})) (then ${g.ret(`(i32.const ${Status.badf})`)}))`);
+  return kind === HandleKind.Other ? `(local.get ${id})` : `(call $strip (local.get ${id}))`;
+}
