@@ -4,12 +4,15 @@ import { generateHostcall } from './hostcall/index.js';
 import { ImportTable } from './import-table.js';
 import { MappingError } from './mapping.js';
 import { MAPPINGS } from './mappings/index.js';
+import { liveWat } from './live.js';
 import { asyncWat, RUNTIME_WAT } from './runtime.js';
 import type { WitView } from './wit-view.js';
 
 export type AdapterVariant = 'command' | 'library';
 
 export const HTTP_INCOMING_EXPORT = 'fastly:compute/http-incoming@0.1.0#handle';
+/** The same function as the generator names WIT functions. */
+const HTTP_INCOMING = 'http-incoming/handle';
 /** Legacy hostcalls written by hand rather than mapped (see runtime.ts). */
 export const HAND_WRITTEN = ['fastly_async_io#select', 'fastly_async_io#is_ready'];
 
@@ -41,7 +44,18 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
   }
   if (problems.length) throw new MappingError(`adapter generation failed:\n  ${problems.join('\n  ')}`);
 
-  const asyncFuncs = asyncWat((ref) => imports.id(ref));
+  // The resource a function's first param (`self`) borrows, as a live-set number.
+  const selfLiveId = (ref: string): number => {
+    const self = wit.func(ref).params[0]?.type;
+    if (self?.kind !== 'borrow' && self?.kind !== 'own') throw new MappingError(`${ref} takes no resource`);
+    return imports.liveId(self);
+  };
+  const asyncFuncs = asyncWat((ref) => imports.id(ref), selfLiveId);
+  // The downstream request and body are the guest's from the start (see live.ts).
+  const downstream = wit.func(HTTP_INCOMING).params.map((p) => {
+    if (p.type.kind !== 'own') throw new MappingError(`${HTTP_INCOMING} param ${p.name} is not a resource`);
+    return imports.liveId(p.type);
+  });
   const errorTypes = imports.errorTypes();
   const helpers = errorHelpers(wit, errorTypes);
   const entry =
@@ -51,6 +65,8 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
           `  (func (export ${JSON.stringify(HTTP_INCOMING_EXPORT)}) (param $request i32) (param $body i32) (result i32)`,
           '    (global.set $downstream_request (local.get $request))',
           '    (global.set $downstream_body (local.get $body))',
+          `    (call $set_live (local.get $request) (i32.const ${downstream[0]}))`,
+          `    (call $set_live (local.get $body) (i32.const ${downstream[1]}))`,
           '    (call $main_start)',
           '    (i32.const 0))',
         ]
@@ -63,6 +79,7 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
     '  (global $downstream_request (mut i32) (i32.const -1))',
     '  (global $downstream_body (mut i32) (i32.const -1))',
     RUNTIME_WAT,
+    liveWat(imports.live),
     asyncFuncs,
     ...helpers,
     ...imports.helperFuncs(),

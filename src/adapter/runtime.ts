@@ -89,12 +89,29 @@ export const ASYNC_CALLS = {
 } as const;
 
 /**
- * `select` and `is_ready`: the only hostcalls that take a handle of any kind. Tagged handles
+ * `select` and `is_ready`: the only hostcalls that take a handle of any kind. Every handle is
+ * checked first (tag and liveness, see live.ts): one bad handle is `badf` with no host call. Tagged handles
  * are subscribed to (the pollable is the adapter's and is dropped after the wait); untagged
  * ones are already pollables and pass through. With no tagged handle the guest's list goes to
  * the host as it is, without a copy.
  */
-export const asyncWat = (id: (ref: string) => string): string => `
+export const asyncWat = (id: (ref: string) => string, liveId: (ref: string) => number): string => `
+  ;; 1 when a guest async handle may not be waited on: an invalid marker, an unknown tag, or a
+  ;; handle not live as the resource its tag names (untagged: a pollable).
+  (func $async_bad (param $h i32) (result i32)
+    (local $kind i32)
+    (if (i32.and (local.get $h) (i32.const ${INVALID_BIT | 0})) (then (return (i32.const 1))))
+    (local.set $kind (i32.and (local.get $h) (i32.const ${TYPE_MASK | 0})))
+    (if (i32.eqz (local.get $kind)) (then (return (i32.eqz (call $live (local.get $h) (i32.const ${liveId(ASYNC_CALLS.isReady)}))))))
+    (local.set $h (i32.and (local.get $h) (i32.const ${~TYPE_MASK | 0})))
+    (if (i32.eq (local.get $kind) (i32.const ${HandleKind.CacheEntry}))
+      (then (return (i32.eqz (call $live (local.get $h) (i32.const ${liveId(ASYNC_CALLS.subscribeCache)}))))))
+    (if (i32.eq (local.get $kind) (i32.const ${HandleKind.CacheReplaceEntry}))
+      (then (return (i32.eqz (call $live (local.get $h) (i32.const ${liveId(ASYNC_CALLS.subscribeReplace)}))))))
+    (if (i32.eq (local.get $kind) (i32.const ${HandleKind.HttpCacheEntry}))
+      (then (return (i32.eqz (call $live (local.get $h) (i32.const ${liveId(ASYNC_CALLS.subscribeHttpCache)}))))))
+    (i32.const 1))
+
   ;; The pollable for a guest async handle, or -1 for an invalid one. Sets $created when the
   ;; adapter made the pollable (and so must drop it).
   (global $created (mut i32) (i32.const 0))
@@ -125,12 +142,8 @@ export const asyncWat = (id: (ref: string) => string): string => `
       (loop $scan
         (br_if $scanned (i32.ge_u (local.get $i) (local.get $len)))
         (local.set $h (i32.load (i32.add (local.get $hs) (i32.shl (local.get $i) (i32.const 2)))))
-        (if (i32.and (local.get $h) (i32.const ${INVALID_BIT | 0})) (then (return (i32.const ${Status.badf}))))
-        (if (i32.and (local.get $h) (i32.const ${TYPE_MASK | 0}))
-          (then
-            (if (i32.gt_u (i32.and (local.get $h) (i32.const ${TYPE_MASK | 0})) (i32.const ${HandleKind.HttpCacheEntry}))
-              (then (return (i32.const ${Status.badf}))))
-            (local.set $tagged (i32.const 1))))
+        (if (call $async_bad (local.get $h)) (then (return (i32.const ${Status.badf}))))
+        (if (i32.and (local.get $h) (i32.const ${TYPE_MASK | 0})) (then (local.set $tagged (i32.const 1))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $scan)))
     (local.set $list (local.get $hs))
@@ -170,9 +183,7 @@ export const asyncWat = (id: (ref: string) => string): string => `
 
   (func (export "fastly_async_io#is_ready") (param $h i32) (param $out i32) (result i32)
     (local $p i32)
-    (if (i32.and (local.get $h) (i32.const ${INVALID_BIT | 0})) (then (return (i32.const ${Status.badf}))))
-    (if (i32.gt_u (i32.and (local.get $h) (i32.const ${TYPE_MASK | 0})) (i32.const ${HandleKind.HttpCacheEntry}))
-      (then (return (i32.const ${Status.badf}))))
+    (if (call $async_bad (local.get $h)) (then (return (i32.const ${Status.badf}))))
     (local.set $p (call $pollable_of (local.get $h)))
     (i32.store (local.get $out) (call ${id(ASYNC_CALLS.isReady)} (local.get $p)))
     (if (global.get $created) (then (call ${id(ASYNC_CALLS.dropPollable)} (local.get $p))))

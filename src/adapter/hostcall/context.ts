@@ -22,6 +22,12 @@ export class HostcallContext {
   top: CallMapping = { call: '' };
   /** The struct `field` sources read, inside a builder. */
   struct: { base: string; type: WitxType } | undefined;
+  /**
+   * Checks that run before anything else the hostcall does (guest handles), so that a bad
+   * argument returns before any host call and with nothing opened; filled as inputs bind.
+   */
+  guards: string[] | undefined;
+  private readonly guarded = new Set<string>();
 
   constructor(
     readonly abi: WitxAbi,
@@ -66,6 +72,18 @@ export class HostcallContext {
     const input = this.input(this.top.detail!);
     if (input.kind !== 'struct') throw new MappingError(`${this.top.detail} is not a struct param`);
     return { addr: `(local.get ${coreId(input.param)})`, size: witxLayout(this.abi, input.type).size, type: input.type };
+  }
+
+  /**
+   * A check that returns `status` when `cond` holds, placed with the hostcall's first checks.
+   * `cond` may read params and guest memory only. Checks with the same `key` are emitted once.
+   */
+  guard(key: string, cond: string, status: number): void {
+    if (this.guarded.has(key)) return;
+    this.guarded.add(key);
+    const line = `(if ${cond} (then (return (i32.const ${status}))))`;
+    if (this.guards) this.guards.push(line);
+    else this.b.emit(line);
   }
 
   /** `(return status)`, dropping what this hostcall opened first. */

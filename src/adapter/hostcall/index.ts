@@ -10,7 +10,7 @@ import { HostcallContext } from './context.js';
 import { emitResultError } from './errors.js';
 import { checkInputsConsumed, valFor } from './inputs.js';
 import { dest, planOuts, writeOut, type Directive } from './outputs.js';
-import { emitReadyCheck } from './resources.js';
+import { consumedGuestHandles, emitReadyCheck, guestHandle } from './resources.js';
 
 /**
  * The generator of one legacy hostcall's export, split by concern: `context.ts` (shared state
@@ -50,7 +50,18 @@ export function generateHostcall(
       });
       b.emit(`(i32.const ${Status.inval})`);
     } else {
-      mapping.body(b, shape, (ref) => imports.id(ref), { abi, wit, view: (ref) => imports.view(ref) });
+      const handleChecks = (ref: string, args: Array<string | undefined>): string[] => {
+        const g = context();
+        g.guards = [];
+        imports.view(ref).params.forEach((p, i) => {
+          const input = args[i] === undefined ? undefined : shape.inputs.find((x) => x.name === args[i]);
+          if (args[i] === undefined) return;
+          if (input?.kind !== 'value' || (p.type.kind !== 'own' && p.type.kind !== 'borrow')) throw new MappingError(`${args[i]} is not a handle for ${ref}`);
+          guestHandle(g, input, p.type);
+        });
+        return g.guards;
+      };
+      mapping.body(b, shape, (ref) => imports.id(ref), { abi, wit, view: (ref) => imports.view(ref), handleChecks });
     }
   } catch (err) {
     if (err instanceof MappingError) throw new MappingError(`${module}#${name}: ${err.message}`);
@@ -69,6 +80,7 @@ function generate(g: HostcallContext, mapping: CallMapping, consumed: string[] =
     const { addr, size } = g.detailStruct();
     g.b.emit(`(memory.fill ${addr} (i32.const 0) (i32.const ${size}))`);
   }
+  g.guards = g.b.hole();
   if (mapping.whenReady) emitReadyCheck(g, mapping.whenReady);
   emitCall(g, mapping, undefined, true);
   for (const extra of mapping.also ?? []) {
@@ -130,10 +142,12 @@ export function emitCall(g: HostcallContext, mapping: CallMapping | MethodCall, 
   } else {
     g.b.emit(`(call ${id} ${operands.join(' ')})`);
   }
-  // Resources passed as `own` now belong to the host: no way out may drop them any more.
+  // Resources passed as `own` now belong to the host: no way out may drop them any more, and
+  // the guest's handles to them are dead.
   fn.params.forEach((p, i) => {
     const arg = args[i];
     if (p.type.kind === 'own' && arg.k === 'leaf' && arg.resource) g.drops = g.drops.filter((d) => d.local !== arg.resource);
+    g.b.emit(...consumedGuestHandles(g.wit, p.type, arg));
   });
   if (firstBuffer) g.b.emit('(global.set $dest_armed (i32.const 0))');
   if (!fn.result) return;

@@ -8,7 +8,7 @@ import { guard, type Val } from '../values.js';
 import { convert, load, zero, type CoreType } from '../wat.js';
 import type { WitFunctionView, WType } from '../wit-view.js';
 import type { HostcallContext } from './context.js';
-import { buildVal, guestHandle, openByName, selectFrom, structFieldOf } from './resources.js';
+import { buildVal, guestHandle, guestHandleField, openByName, selectFrom, structFieldOf } from './resources.js';
 
 /**
  * WITX inputs to WIT values: by position, by name or by a mapping's source form, converted by
@@ -41,7 +41,13 @@ export function valFor(g: HostcallContext, t: WType, src: Source | undefined, wh
   }
   if ('none' in src) return { k: 'option', disc: '(i32.const 0)' };
   if ('downstream' in src) {
-    return { k: 'leaf', expr: `(global.get $downstream_${src.downstream})`, core: 'i32' };
+    const expr = `(global.get $downstream_${src.downstream})`;
+    // The guest may have moved the downstream request or body away (sent it, appended it):
+    // lifting it then would trap, so a dead one is `badf` like any other handle.
+    if (t.kind === 'own' || t.kind === 'borrow') {
+      g.guard(`${expr} ${t.kind}`, `(i32.eqz (call $live ${expr} (i32.const ${g.imports.liveId(t)})))`, Status.badf);
+    }
+    return { k: 'leaf', expr, core: 'i32' };
   }
   if ('options' in src) {
     if (t.kind !== 'record') throw new MappingError(`${what}: options source for a non-record`);
@@ -73,9 +79,10 @@ export function valFor(g: HostcallContext, t: WType, src: Source | undefined, wh
     if (t.kind !== 'option') throw new MappingError(`${what}: 'handleOrNone' source for a non-option`);
     const input = g.input(src.handleOrNone);
     if (input.kind !== 'value') throw new MappingError(`${what}: ${src.handleOrNone} is not a handle`);
-    return { k: 'option', disc: `(i32.eqz (i32.and (local.get ${coreId(input.param)}) (i32.const ${INVALID_BIT | 0})))`, some: convertInput(g, t.inner, input, what) };
+    if (t.inner.kind !== 'own' && t.inner.kind !== 'borrow') throw new MappingError(`${what}: 'handleOrNone' source for an option<${t.inner.kind}>`);
+    return { k: 'option', disc: `(i32.eqz (i32.and (local.get ${coreId(input.param)}) (i32.const ${INVALID_BIT | 0})))`, some: guestHandle(g, input, t.inner, true) };
   }
-  if ('select' in src) return { k: 'leaf', expr: selectFrom(g, src.select, src.index), core: 'i32' };
+  if ('select' in src) return selectFrom(g, t, src.select, src.index);
   throw new MappingError(`${what}: unknown source`);
 }
 
@@ -138,6 +145,7 @@ function fieldVal(g: HostcallContext, t: WType, name: string, table: number[] | 
     const len = structFieldOf(g, `${name}_len`);
     return { k: 'list', ptr: load('i32', 4, base!, field.offset), len: load('i32', 4, base!, len.offset) };
   }
+  if (t.kind === 'own' || t.kind === 'borrow') return guestHandleField(g, name, load('i32', 4, base!, field.offset), field.type, t, 'here');
   const size = witxLayout(g.abi, field.type).size;
   const witxCore: CoreType = size === 8 ? 'i64' : 'i32';
   const core = g.wit.flatten(t)[0];
@@ -159,7 +167,7 @@ function convertInput(g: HostcallContext, t: WType, input: Input, what: string):
     case 'own':
     case 'borrow': {
       if (input.kind !== 'value') throw new MappingError(`${what}: expected a handle, got ${input.name}`);
-      return { k: 'leaf', expr: guestHandle(g, input), core: 'i32' };
+      return guestHandle(g, input, t);
     }
     case 'string':
     case 'list':
@@ -283,7 +291,11 @@ function optionsVal(g: HostcallContext, t: Extract<WType, { kind: 'record' }>, m
       const size = witxLayout(g.abi, direct.type).size;
       const core = flat[0];
       const witxCore: CoreType = size === 8 ? 'i64' : 'i32';
-      if (ft.kind === 'own' || ft.kind === 'borrow' || ft.kind === 'option') {
+      if (ft.kind === 'own' || ft.kind === 'borrow') {
+        const present = hasFlag ? g.maskBit(maskName, snake) : '(i32.const 1)';
+        return guestHandleField(g, `${structName}.${snake}`, load('i32', 4, base, direct.offset), direct.type, ft, { present });
+      }
+      if (ft.kind === 'option') {
         return { k: 'leaf', expr: load('i32', 4, base, direct.offset), core: 'i32' };
       }
       return { k: 'leaf', expr: convert(load(witxCore, size, base, direct.offset), witxCore, core), core };

@@ -198,6 +198,8 @@ export function writeOut(g: HostcallContext, t: WType, ret: string, offset: numb
       const outLayout = witxLayout(g.abi, slot.type);
       const outCore: CoreType = outLayout.size === 8 ? 'i64' : 'i32';
       if (t.kind === 'own' || t.kind === 'borrow') {
+        // The guest now holds this handle: it is live until a call takes it as `own`.
+        g.b.emit(`(call $set_live ${value} (i32.const ${g.imports.liveId(t)}))`);
         const kind = handleKind(g.abi, slot.type);
         if (kind !== HandleKind.Other) value = `(call $tag ${value} (i32.const ${kind}))`;
       }

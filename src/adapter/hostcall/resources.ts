@@ -6,7 +6,7 @@ import { coreId, handleKind, type Input } from '../shape.js';
 import { Status } from '../status.js';
 import type { Val } from '../values.js';
 import { load } from '../wat.js';
-import type { WType } from '../wit-view.js';
+import type { WHandle, WitView, WType } from '../wit-view.js';
 import type { HostcallContext } from './context.js';
 import { emitCall } from './index.js';
 import { rejectUnknownFlags } from './inputs.js';
@@ -23,7 +23,9 @@ const SELECT_CALL = 'async-io/select';
 export function emitReadyCheck(g: HostcallContext, ready: { handle: string; done: string }): void {
   const input = g.input(ready.handle);
   if (input.kind !== 'value') throw new MappingError(`${ready.handle} is not a handle`);
-  const handle = guestHandle(g, input);
+  const pollable = g.imports.view(READY_CALL).params[0]?.type;
+  if (pollable?.kind !== 'borrow') throw new MappingError(`${READY_CALL} does not borrow a resource`);
+  const handle = guestHandle(g, input, pollable).expr;
   g.b.emit(
     `(if (i32.eqz (call ${g.imports.id(READY_CALL)} ${handle})) (then ${g.writeTo(ready.done, '(i32.const 0)')} ${g.ret(`(i32.const ${Status.ok})`)}))`,
     g.writeTo(ready.done, '(i32.const 1)'),
@@ -80,33 +82,39 @@ export function structFieldOf(g: HostcallContext, name: string) {
 
 /**
  * Waits with `async-io/select` on a WITX handle list (borrowed as it is: none is tagged) and
- * returns the chosen handle, its index written to `index`. Empty lists are `inval`; invalid
- * or wrong-kind handles `badf`, checked before the host sees any.
+ * returns the chosen handle, its index written to `index`, as a value of `t` (the type the
+ * mapping passes it as). Empty lists are `inval`; invalid, wrong-kind or dead handles `badf`,
+ * checked before the host sees any.
  */
-export function selectFrom(g: HostcallContext, listName: string, index: string): string {
+export function selectFrom(g: HostcallContext, t: WType, listName: string, index: string): Val {
   const list = g.input(listName);
   if (list.kind !== 'list') throw new MappingError(`${listName} is not a list`);
   const element = resolveType(g.abi, list.type);
   if (element.kind !== 'list') throw new MappingError(`${listName} is not a handle list`);
+  const selected = g.imports.view(SELECT_CALL).params[0]?.type;
+  if (selected?.kind !== 'list' || selected.element.kind !== 'borrow') throw new MappingError(`${SELECT_CALL} does not take a handle list`);
+  if (t.kind !== 'own' && t.kind !== 'borrow') throw new MappingError(`'select' source for a ${t.kind}`);
+  const live = g.imports.liveId(t);
+  // One check covers both uses only when select's element and the param are one resource type.
+  if (g.imports.liveId(selected.element) !== live) throw new MappingError(`'select' source for a ${t.resource}, not a ${selected.element.resource}`);
   const kind = handleKind(g.abi, element.element);
   const [ptr, len] = [`(local.get ${coreId(list.ptr)})`, `(local.get ${coreId(list.len)})`];
   const i = g.b.local('i32', 'i');
-  const h = g.b.local('i32', 'h');
   const chosen = g.b.local('i32', 'chosen');
   g.b.emit(
     `(if (i32.eqz ${len}) (then ${g.ret(`(i32.const ${Status.inval})`)}))`,
     `(local.set ${i} (i32.const 0))`,
     `(block $checked (loop $check`,
     `  (br_if $checked (i32.ge_u (local.get ${i}) ${len}))`,
-    `  (local.set ${h} (i32.load (i32.add ${ptr} (i32.shl (local.get ${i}) (i32.const 2)))))`,
-    `  (if (i32.or (i32.and (local.get ${h}) (i32.const ${INVALID_BIT | 0})) (call $wrong_kind (local.get ${h}) (i32.const ${kind}))) (then ${g.ret(`(i32.const ${Status.badf})`)}))`,
+    `  (if (call $bad_handle (i32.load (i32.add ${ptr} (i32.shl (local.get ${i}) (i32.const 2)))) (i32.const ${kind}) (i32.const ${live})) (then ${g.ret(`(i32.const ${Status.badf})`)}))`,
     `  (local.set ${i} (i32.add (local.get ${i}) (i32.const 1)))`,
     `  (br $check)))`,
     `(local.set ${i} (call ${g.imports.id(SELECT_CALL)} ${ptr} ${len}))`,
     g.writeTo(index, `(local.get ${i})`),
     `(local.set ${chosen} (i32.load (i32.add ${ptr} (i32.shl (local.get ${i}) (i32.const 2)))))`,
   );
-  return kind === HandleKind.Other ? `(local.get ${chosen})` : `(call $strip (local.get ${chosen}))`;
+  const expr = kind === HandleKind.Other ? `(local.get ${chosen})` : `(call $strip (local.get ${chosen}))`;
+  return { k: 'leaf', expr, core: 'i32', guest: live };
 }
 
 export function openByName(g: HostcallContext, ref: string, nameParam: string): string {
@@ -137,10 +145,73 @@ function unopenedDetail(g: HostcallContext): string {
   return detail ? `${g.writeTo(`${detail}.tag`, `(i32.const ${g.witxCase(`${detail}.tag`, 'destination_not_found')})`)} ` : '';
 }
 
-/** Checks a handle argument's kind (badf on mismatch) and returns the host handle. */
-export function guestHandle(g: HostcallContext, input: Extract<Input, { kind: 'value' }>): string {
+/**
+ * A guest handle param of WIT type `t`, checked before anything else: a handle of another tag
+ * kind, an invalid marker or a handle not live as a `t` is `badf`. With `invalidIsNone`, an
+ * invalid marker passes (the caller reads it as `none`) and only other handles are checked.
+ */
+export function guestHandle(
+  g: HostcallContext,
+  input: Extract<Input, { kind: 'value' }>,
+  t: WHandle,
+  invalidIsNone = false,
+): Extract<Val, { k: 'leaf' }> {
   const kind = handleKind(g.abi, input.type);
-  const id = coreId(input.param);
-  g.b.emit(`(if (call $wrong_kind (local.get ${id}) (i32.const ${kind})) (then ${g.ret(`(i32.const ${Status.badf})`)}))`);
-  return kind === HandleKind.Other ? `(local.get ${id})` : `(call $strip (local.get ${id}))`;
+  const live = g.imports.liveId(t);
+  const h = `(local.get ${coreId(input.param)})`;
+  const bad = `(call $bad_handle ${h} (i32.const ${kind}) (i32.const ${live}))`;
+  g.guard(
+    `${h} ${live}`,
+    invalidIsNone ? `(i32.and (i32.eqz (i32.and ${h} (i32.const ${INVALID_BIT | 0}))) ${bad})` : bad,
+    Status.badf,
+  );
+  return { k: 'leaf', expr: kind === HandleKind.Other ? h : `(call $strip ${h})`, core: 'i32', guest: live };
+}
+
+/**
+ * A guest handle in a WITX struct field at `addr`, present when `present` holds; checked with
+ * the hostcall's first checks, or where it is read when `addr` needs a local set on the way
+ * (a builder's struct, read between setter calls: the check then drops what was built).
+ */
+export function guestHandleField(
+  g: HostcallContext,
+  key: string,
+  addr: string,
+  witxType: WitxType,
+  t: WHandle,
+  where: { present: string } | 'here',
+): Extract<Val, { k: 'leaf' }> {
+  const kind = handleKind(g.abi, witxType);
+  const live = g.imports.liveId(t);
+  const bad = `(call $bad_handle ${addr} (i32.const ${kind}) (i32.const ${live}))`;
+  if (where === 'here') g.b.emit(`(if ${bad} (then ${g.ret(`(i32.const ${Status.badf})`)}))`);
+  else g.guard(key, `(if (result i32) ${where.present} (then ${bad}) (else (i32.const 0)))`, Status.badf);
+  return { k: 'leaf', expr: kind === HandleKind.Other ? addr : `(call $strip ${addr})`, core: 'i32', guest: live };
+}
+
+/** Clears the live bits of the guest handles in `v` that a call takes as `own` (moved to the host). */
+export function consumedGuestHandles(wit: WitView, t: WType, v: Val): string[] {
+  switch (v.k) {
+    case 'leaf':
+      return t.kind === 'own' && v.guest !== undefined ? [`(call $clear_live ${v.expr} (i32.const ${v.guest}))`] : [];
+    case 'fields': {
+      const types = t.kind === 'record' ? t.fields.map((f) => f.type) : t.kind === 'tuple' ? t.types : [];
+      return types.flatMap((ft, i) => consumedGuestHandles(wit, ft, v.vals[i]));
+    }
+    case 'option': {
+      if (t.kind !== 'option' || !v.some) return [];
+      const inner = consumedGuestHandles(wit, t.inner, v.some);
+      return inner.length ? [`(if ${v.disc} (then ${inner.join(' ')}))`] : [];
+    }
+    case 'variant': {
+      if (t.kind !== 'variant') return [];
+      return t.cases.flatMap((c, i) => {
+        const val = v.cases[i];
+        const inner = c.type && val ? consumedGuestHandles(wit, c.type, val) : [];
+        return inner.length ? [`(if (i32.eq ${v.disc} (i32.const ${i})) (then ${inner.join(' ')}))`] : [];
+      });
+    }
+    default:
+      return [];
+  }
 }
