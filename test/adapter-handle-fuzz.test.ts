@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { MAPPINGS } from '../src/adapter/mappings/index.js';
 import { hostcallShape, type Input } from '../src/adapter/shape.js';
 import { projectRoot } from '../src/version.js';
-import { loadWitxDir, resolveType, type WitxAbi, type WitxType } from '../src/witx/index.js';
-import { CACHE_TAG, Guest, outs } from './adapter-harness.js';
+import { loadWitxDir, resolveType, type WitxType } from '../src/witx/index.js';
+import { CACHE_TAG, Guest } from './adapter-harness.js';
 
 /**
  * Handle fuzzing through the shim: every hostcall that takes a handle (and select / is_ready)

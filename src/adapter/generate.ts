@@ -5,6 +5,7 @@ import { ImportTable } from './import-table.js';
 import { MappingError } from './mapping.js';
 import { MAPPINGS } from './mappings/index.js';
 import { liveWat } from './live.js';
+import { UTF8_WAT } from './utf8.js';
 import { asyncWat, RUNTIME_WAT } from './runtime.js';
 import type { WitView } from './wit-view.js';
 
@@ -80,6 +81,7 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
     '  (global $downstream_body (mut i32) (i32.const -1))',
     RUNTIME_WAT,
     liveWat(imports.live),
+    UTF8_WAT,
     asyncFuncs,
     ...helpers,
     ...imports.helperFuncs(),

@@ -22,6 +22,11 @@ export class FnBuilder {
     this.lines.push(...lines);
   }
 
+  /** True when `expr` reads a local of this function (not a param): its value depends on where it runs. */
+  readsLocals(expr: string): boolean {
+    return [...expr.matchAll(/\(local\.get (\$[\w.-]+)\)/g)].some((m) => this.locals.some(([id]) => id === m[1]));
+  }
+
   /** A place in the body, here, that lines pushed to the returned array fill later. */
   hole(): string[] {
     const lines: string[] = [];

@@ -2,6 +2,7 @@ import { resolveType, witxLayout, type WitxAbi, type WitxType } from '../../witx
 import type { ImportTable } from '../import-table.js';
 import { MappingError, type CallMapping } from '../mapping.js';
 import { coreId, type HostcallShape, type Input, type OutSlot } from '../shape.js';
+import { Status } from '../status.js';
 import { store, type FnBuilder } from '../wat.js';
 import type { WitView } from '../wit-view.js';
 
@@ -84,6 +85,23 @@ export class HostcallContext {
     const line = `(if ${cond} (then (return (i32.const ${status}))))`;
     if (this.guards) this.guards.push(line);
     else this.b.emit(line);
+  }
+
+  /**
+   * `inval` unless `bad` (a `$bad_utf8` call, maybe under a condition) is 0: with the first
+   * checks when it reads only params and guest memory, else here, dropping what was opened.
+   */
+  checkText(bad: string): void {
+    const key = `text ${bad}`;
+    if (!this.b.readsLocals(bad)) return this.guard(key, bad, Status.inval);
+    if (this.guarded.has(key)) return;
+    this.guarded.add(key);
+    this.b.emit(`(if ${bad} (then ${this.ret(`(i32.const ${Status.inval})`)}))`);
+  }
+
+  /** Records that `bad` was checked already (on every path that reaches the later use). */
+  markChecked(bad: string): void {
+    this.guarded.add(`text ${bad}`);
   }
 
   /** `(return status)`, dropping what this hostcall opened first. */

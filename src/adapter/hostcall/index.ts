@@ -10,7 +10,7 @@ import { HostcallContext } from './context.js';
 import { emitResultError } from './errors.js';
 import { checkInputsConsumed, valFor } from './inputs.js';
 import { dest, planOuts, writeOut, type Directive } from './outputs.js';
-import { consumedGuestHandles, emitReadyCheck, guestHandle } from './resources.js';
+import { consumedGuestHandles, emitReadyCheck, guestHandle, textChecks } from './resources.js';
 
 /**
  * The generator of one legacy hostcall's export, split by concern: `context.ts` (shared state
@@ -112,6 +112,7 @@ export function emitCall(g: HostcallContext, mapping: CallMapping | MethodCall, 
       : valFor(g, p.type, explicit?.[i], `param ${p.name} of ${fn.ref}`),
   );
   if (top) checkInputsConsumed(g, mapping, fn);
+  fn.params.forEach((p, i) => textChecks(p.type, args[i], `param ${p.name} of ${fn.ref}`).forEach((bad) => g.checkText(bad)));
 
   const outs: Directive[] = keep ? [{ keep }] : planOuts(g, fn, mapping.out);
   const firstBuffer = outs.find((o): o is Extract<Out, { buf: string }> => typeof o === 'object' && 'buf' in o);

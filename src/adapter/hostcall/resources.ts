@@ -9,7 +9,7 @@ import { load } from '../wat.js';
 import type { WHandle, WitView, WType } from '../wit-view.js';
 import type { HostcallContext } from './context.js';
 import { emitCall } from './index.js';
-import { rejectUnknownFlags } from './inputs.js';
+import { rejectUnknownFlags, valFor } from './inputs.js';
 
 /**
  * Handles and resources: guest handle checks, resources built by setters or opened by name for
@@ -54,6 +54,19 @@ export function buildVal(g: HostcallContext, t: WType, build: Builder, what: str
     structType = target.target;
   }
   g.struct = { base: `(local.get ${base})`, type: structType };
+  // The setters' text fields are checked before the constructor, so bad text costs no host call.
+  for (const setter of build.set) {
+    const params = g.imports.view(setter.call).params.slice(1);
+    const cond = setter.flag && build.mask ? g.maskBit(build.mask, setter.flag) : undefined;
+    (setter.args ?? []).forEach((src, i) => {
+      const p = params[i];
+      if (!p || typeof src !== 'object' || !('field' in src) || p.type.kind !== 'string') return;
+      for (const bad of textChecks(p.type, valFor(g, p.type, src, `${setter.call} ${p.name}`), setter.call)) {
+        g.checkText(cond ? `(if (result i32) ${cond} (then ${bad}) (else (i32.const 0)))` : bad);
+        g.markChecked(bad);
+      }
+    });
+  }
   const handle = g.b.local('i32', 'built');
   emitCall(g, { call: build.ctor, args: build.args }, undefined, false, handle);
   const ctor = g.imports.view(build.ctor);
@@ -123,6 +136,8 @@ export function openByName(g: HostcallContext, ref: string, nameParam: string): 
   const open = g.imports.view(ref);
   const result = open.result;
   if (result?.kind !== 'result' || !result.err || result.ok?.kind !== 'own') throw new MappingError(`${ref} does not open a resource`);
+  const name = open.params[0]?.type;
+  if (name?.kind === 'string') g.checkText(`(call $bad_utf8 (local.get ${coreId(input.ptr)}) (local.get ${coreId(input.len)}))`);
   const ret = g.b.local('i32', 'opened');
   const failed = g.b.local('i32', 'open_status');
   const lay = g.wit.layout(result);
@@ -187,6 +202,53 @@ export function guestHandleField(
   if (where === 'here') g.b.emit(`(if ${bad} (then ${g.ret(`(i32.const ${Status.badf})`)}))`);
   else g.guard(key, `(if (result i32) ${where.present} (then ${bad}) (else (i32.const 0)))`, Status.badf);
   return { k: 'leaf', expr: kind === HandleKind.Other ? addr : `(call $strip ${addr})`, core: 'i32', guest: live };
+}
+
+/**
+ * The `$bad_utf8` checks for every WIT `string` inside `v` (options and variants only when
+ * present), so that text that is not UTF-8 never reaches the host (see utf8.ts).
+ */
+export function textChecks(t: WType, v: Val, what: string): string[] {
+  switch (v.k) {
+    case 'list':
+      if (t.kind === 'string') return [`(call $bad_utf8 ${v.ptr} ${v.len})`];
+      if (t.kind === 'list' && containsString(t.element)) throw new MappingError(`${what}: a list of strings from the guest is not checked`);
+      return [];
+    case 'fields': {
+      const types = t.kind === 'record' ? t.fields.map((f) => f.type) : t.kind === 'tuple' ? t.types : [];
+      return types.flatMap((ft, i) => textChecks(ft, v.vals[i], what));
+    }
+    case 'option':
+      if (t.kind !== 'option' || !v.some) return [];
+      return textChecks(t.inner, v.some, what).map((bad) => `(if (result i32) ${v.disc} (then ${bad}) (else (i32.const 0)))`);
+    case 'variant':
+      if (t.kind !== 'variant') return [];
+      return t.cases.flatMap((c, i) => {
+        const val = v.cases[i];
+        return c.type && val ? textChecks(c.type, val, what).map((bad) => `(if (result i32) (i32.eq ${v.disc} (i32.const ${i})) (then ${bad}) (else (i32.const 0)))`) : [];
+      });
+    default:
+      return [];
+  }
+}
+
+function containsString(t: WType): boolean {
+  switch (t.kind) {
+    case 'string':
+      return true;
+    case 'list':
+      return containsString(t.element);
+    case 'option':
+      return containsString(t.inner);
+    case 'tuple':
+      return t.types.some(containsString);
+    case 'record':
+      return t.fields.some((f) => containsString(f.type));
+    case 'variant':
+      return t.cases.some((c) => !!c.type && containsString(c.type));
+    default:
+      return false;
+  }
 }
 
 /** Clears the live bits of the guest handles in `v` that a call takes as `own` (moved to the host). */
