@@ -1,4 +1,4 @@
-import { INVALID_BIT, TYPE_MASK } from './handle-tags.js';
+import { TYPE_MASK } from './handle-tags.js';
 import type { WHandle } from './wit-view.js';
 
 /**
@@ -121,9 +121,20 @@ ${live.comments().join('\n')}
     (i32.store8 (local.get $e)
       (i32.and (i32.load8_u (local.get $e)) (i32.xor (i32.const -1) (i32.shl (i32.const 1) (i32.and (local.get $h) (i32.const 7)))))))
 
+  ;; One function, no calls: it runs for every handle argument of every hostcall. A tag nibble
+  ;; other than $kind is bad, and so is an invalid marker (its top bit makes the nibble 8 or
+  ;; more, never a kind); then the stripped handle's bit in its type's set.
   (func $bad_handle (param $h i32) (param $kind i32) (param $t i32) (result i32)
-    (if (call $wrong_kind (local.get $h) (local.get $kind)) (then (return (i32.const 1))))
-    (if (i32.and (local.get $h) (i32.const ${INVALID_BIT | 0})) (then (return (i32.const 1))))
-    (i32.eqz (call $live (call $strip (local.get $h)) (local.get $t))))
+    (local $e i32) (local $byte i32)
+    (if (i32.ne (i32.and (local.get $h) (i32.const ${TYPE_MASK | 0})) (local.get $kind)) (then (return (i32.const 1))))
+    (if (i32.eqz (global.get $live_dir)) (then (return (i32.const 1))))
+    (local.set $h (i32.xor (local.get $h) (local.get $kind)))
+    (local.set $e (i32.add (global.get $live_dir) (i32.mul (local.get $t) (i32.const ${DIR_ENTRY}))))
+    (local.set $byte (i32.shr_u (local.get $h) (i32.const 3)))
+    (if (i32.ge_u (local.get $byte) (i32.load offset=4 (local.get $e))) (then (return (i32.const 1))))
+    (i32.eqz
+      (i32.and
+        (i32.shr_u (i32.load8_u (i32.add (i32.load (local.get $e)) (local.get $byte))) (i32.and (local.get $h) (i32.const 7)))
+        (i32.const 1))))
 `;
 }
