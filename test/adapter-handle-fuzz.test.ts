@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MAPPINGS } from '../src/adapter/mappings/index.js';
+import { ADAPTER_TARGETS, type AdapterTarget } from '../src/adapter/target.js';
 import { hostcallShape, type Input } from '../src/adapter/shape.js';
 import { projectRoot } from '../src/version.js';
 import { loadWitxDir, resolveType, type WitxType } from '../src/witx/index.js';
@@ -47,8 +48,8 @@ const deadHandle = fc.oneof(
   fc.constantFrom(...CONSUMED, CONSUMED_CACHE),
 );
 
-async function fuzzGuest(): Promise<Guest> {
-  const g = await Guest.create();
+async function fuzzGuest(target: AdapterTarget): Promise<Guest> {
+  const g = await Guest.create(target);
   const types = ['http-req/request', 'async-io/pollable', 'http-resp/response', 'cache/entry', 'cache/replace-entry', 'http-cache/entry', 'kv-store/store', 'secret-store/secret', 'secret-store/store', 'log/endpoint', 'acl/acl', 'config-store/store'];
   for (const t of types) {
     try {
@@ -90,8 +91,8 @@ describe('handle fuzzing through the shim', () => {
     expect(names.length).toBeGreaterThan(100);
   });
 
-  it('answers badf to dead handles, never traps, never calls the host', async () => {
-    const g = await fuzzGuest();
+  it.each(ADAPTER_TARGETS)('answers badf to dead handles, never traps, never calls the host (%s target)', async (target) => {
+    const g = await fuzzGuest(target);
     const zeroes = g.alloc(4096, 8);
     const reset = () => new Uint8Array(g.memory.buffer, zeroes, 4096).fill(0);
     for (const target of targets) {

@@ -1,6 +1,7 @@
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { buildAdapter } from '../src/adapter/build.js';
 import { HTTP_INCOMING_EXPORT } from '../src/adapter/generate.js';
+import type { AdapterTarget } from '../src/adapter/target.js';
 import { witViewFor } from '../src/adapter/wit-bind.js';
 import type { WType } from '../src/adapter/wit-view.js';
 import { join } from 'node:path';
@@ -18,19 +19,21 @@ export const view = witViewFor(loadWit());
 /** The export a test adds to the generated adapter to hand it live handles (see live.ts). */
 const SET_LIVE = 'witshim_test_set_live';
 
-let compiled: Promise<{ module: WebAssembly.Module; liveTypes: Map<string, number> }> | undefined;
+const compiled = new Map<AdapterTarget, Promise<{ module: WebAssembly.Module; liveTypes: Map<string, number> }>>();
 /**
  * The generated adapter exactly as built, plus one export of its `$set_live` so that a test can
  * stand for the WIT calls that would have handed the guest its handles.
  */
-function adapterCore(): Promise<{ module: WebAssembly.Module; liveTypes: Map<string, number> }> {
-  compiled ??= buildAdapter('command').then(async ({ wat }) => {
+function adapterCore(target: AdapterTarget = 'subscribe'): Promise<{ module: WebAssembly.Module; liveTypes: Map<string, number> }> {
+  if (compiled.has(target)) return compiled.get(target)!;
+  const pending = buildAdapter('command', target).then(async ({ wat }) => {
     const liveTypes = new Map([...wat.matchAll(/^ {2};; live (\d+) (\S+)$/gm)].map((m) => [m[2], Number(m[1])]));
     const end = wat.lastIndexOf(')');
     const wasm = await parse(`${wat.slice(0, end)}  (export "${SET_LIVE}" (func $set_live))\n)`);
     return { module: new WebAssembly.Module(wasm as BufferSource), liveTypes };
   });
-  return compiled;
+  compiled.set(target, pending);
+  return pending;
 }
 
 export const INVALID = 0xffff_fffe;
@@ -55,9 +58,10 @@ export class Guest {
   private liveTypes = new Map<string, number>();
   readonly memory = new WebAssembly.Memory({ initial: 2 });
 
-  static async create(): Promise<Guest> {
+  /** `target`: the WIT the adapter is generated against (see src/adapter/target.ts). */
+  static async create(target?: AdapterTarget): Promise<Guest> {
     const guest = new Guest();
-    const { module, liveTypes } = await adapterCore();
+    const { module, liveTypes } = await adapterCore(target);
     guest.liveTypes = liveTypes;
     const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {
       env: { memory: guest.memory },
@@ -73,8 +77,8 @@ export class Guest {
   }
 
   /** Names every import the adapter declares, as `module#name`. */
-  static async importKeys(): Promise<string[]> {
-    return WebAssembly.Module.imports((await adapterCore()).module).map((i) => `${i.module}#${i.name}`);
+  static async importKeys(target?: AdapterTarget): Promise<string[]> {
+    return WebAssembly.Module.imports((await adapterCore(target)).module).map((i) => `${i.module}#${i.name}`);
   }
 
   /**

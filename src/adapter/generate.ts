@@ -6,7 +6,9 @@ import { MappingError } from './mapping.js';
 import { MAPPINGS } from './mappings/index.js';
 import { liveWat } from './live.js';
 import { UTF8_WAT } from './utf8.js';
-import { asyncWat, RUNTIME_WAT } from './runtime.js';
+import { asyncWat } from './async-io.js';
+import { RUNTIME_WAT } from './runtime.js';
+import { DEFAULT_TARGET, type AdapterTarget } from './target.js';
 import type { WitView } from './wit-view.js';
 
 export type AdapterVariant = 'command' | 'library';
@@ -18,11 +20,11 @@ const HTTP_INCOMING = 'http-incoming/handle';
 export const HAND_WRITTEN = ['fastly_async_io#select', 'fastly_async_io#is_ready'];
 
 /**
- * The adapter core module as WAT: one export per WITX hostcall (`<module>#<name>`), the runtime
- * helpers, and for the `command` variant the `http-incoming.handle` export that records the
+ * The adapter core module as WAT, generated against `wit` (the WIT of `target`, see target.ts):
+ * one export per WITX hostcall (`<module>#<name>`), the runtime helpers, and for the `command` variant the `http-incoming.handle` export that records the
  * downstream request and runs the guest's `_start`.
  */
-export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterVariant): string {
+export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): string {
   const imports = new ImportTable(wit);
   const funcs: string[] = [];
   const problems: string[] = [];
@@ -45,13 +47,7 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
   }
   if (problems.length) throw new MappingError(`adapter generation failed:\n  ${problems.join('\n  ')}`);
 
-  // The resource a function's first param (`self`) borrows, as a live-set number.
-  const selfLiveId = (ref: string): number => {
-    const self = wit.func(ref).params[0]?.type;
-    if (self?.kind !== 'borrow' && self?.kind !== 'own') throw new MappingError(`${ref} takes no resource`);
-    return imports.liveId(self);
-  };
-  const asyncFuncs = asyncWat((ref) => imports.id(ref), selfLiveId);
+  const asyncFuncs = asyncWat(imports, wit, target);
   // The downstream request and body are the guest's from the start (see live.ts).
   const downstream = wit.func(HTTP_INCOMING).params.map((p) => {
     if (p.type.kind !== 'own') throw new MappingError(`${HTTP_INCOMING} param ${p.name} is not a resource`);
