@@ -12,12 +12,15 @@ import { compileSources, startServe, type ServeProcess } from './fixtures/compon
  */
 const guest = join(import.meta.dirname, 'fixtures/c/guards.wasm');
 let serve: ServeProcess;
+/** The same guest adapted for the published WIT (`--target published`). */
+let published: ServeProcess;
 
 beforeAll(async () => {
-  serve = await startServe(await compileSources(), guest);
+  const dist = await compileSources();
+  [serve, published] = await Promise.all([startServe(dist, guest), startServe(dist, guest, ['--target', 'published'])]);
 }, 180_000);
 
-afterAll(() => serve?.stop());
+afterAll(() => Promise.all([serve?.stop(), published?.stop()]));
 
 describe('guards.c under witshim serve', { timeout: 30_000 }, () => {
   it('imports each hostcall with the exact WITX-lowered signature', () => {
@@ -45,6 +48,12 @@ describe('guards.c under witshim serve', { timeout: 30_000 }, () => {
       write_invalid: '3',
       append_to_invalid: '3',
     });
+  });
+
+  it('serve --target published runs the same guest with the same answers', async () => {
+    const [a, b] = await Promise.all([fetch(serve.url), fetch(published.url)]);
+    expect(b.status).toBe(200);
+    expect(await b.text()).toBe(await a.text());
   });
 
   it('text that is not UTF-8 is inval; multi-byte UTF-8 passes', async () => {

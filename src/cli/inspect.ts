@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { componentWit, metadataShow } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { AdaptError, inspectModule } from '../adapt/index.js';
+import { AdaptError, inspectModule, TARGET_SECTION } from '../adapt/index.js';
+import { readCustomSection } from '../wasm/custom-sections.js';
 import { classifyImport, importLabel } from '../adapt/classify.js';
 import { projectRoot } from '../version.js';
 import { loadWitxDir } from '../witx/index.js';
@@ -60,13 +61,15 @@ async function inspectComponent(bytes: Uint8Array) {
   const exports = lines.filter((l) => l.startsWith('export ')).map((l) => l.slice(7).replace(/;$/, ''));
   const metadata = await metadataShow(bytes);
   const witshim = JSON.stringify(metadata).includes('"witshim"');
-  return { kind: 'component' as const, imports, exports, producedByWitshim: witshim };
+  const adapterTarget = readCustomSection(bytes, TARGET_SECTION);
+  return { kind: 'component' as const, imports, exports, producedByWitshim: witshim, ...(adapterTarget ? { adapterTarget } : {}) };
 }
 
 function render(report: ReturnType<typeof inspectLegacy> | Awaited<ReturnType<typeof inspectComponent>>): string {
   if (report.kind === 'component') {
     return [
       `component${report.producedByWitshim ? ' (produced by witshim)' : ''}`,
+      ...('adapterTarget' in report ? [`adapter target: ${report.adapterTarget}`] : []),
       `imports (${report.imports.length}):`,
       ...report.imports.map((i) => `  ${i}`),
       `exports (${report.exports.length}):`,

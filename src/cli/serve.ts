@@ -6,6 +6,8 @@ import { prepareGuest } from '../server/artifacts.js';
 import { ConfigError, loadFastlyToml } from '../server/config.js';
 import { consoleLogger } from '../server/logger.js';
 import { startDevServer } from '../server/server.js';
+import { DEFAULT_TARGET, type AdapterTarget } from '../adapter/target.js';
+import { parseTarget, TARGET_HELP } from './adapt.js';
 import { UsageError } from './errors.js';
 
 interface ServeFlags {
@@ -14,6 +16,7 @@ interface ServeFlags {
   watch?: boolean;
   logStdout?: boolean;
   logStderr?: boolean;
+  target: string;
 }
 
 export function parseAddress(text: string): { host: string; port: number } {
@@ -50,9 +53,9 @@ export function loadConfig(app: string, explicit: string | undefined): HostConfi
   }
 }
 
-export async function prepareApp(path: string) {
+export async function prepareApp(path: string, target: AdapterTarget = DEFAULT_TARGET) {
   try {
-    return await prepareGuest(readApp(path));
+    return await prepareGuest(readApp(path), undefined, target);
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`${path}: ${(err as Error).message.split('\n')[0]}`);
@@ -69,14 +72,16 @@ export function registerServe(program: Command): void {
     .option('--watch', 'reload when the app or fastly.toml changes')
     .option('--log-stdout', 'treat guest stdout as a log endpoint named "stdout"')
     .option('--log-stderr', 'treat guest stderr as a log endpoint named "stderr"')
+    .option('--target <target>', `legacy modules only: ${TARGET_HELP}`, DEFAULT_TARGET)
     .action(async (app: string, flags: ServeFlags) => {
       const { host, port } = parseAddress(flags.addr);
+      const target = parseTarget(flags.target);
       const logger = consoleLogger({ logStdout: flags.logStdout, logStderr: flags.logStderr });
-      const server = await startDevServer({ artifacts: await prepareApp(app), config: loadConfig(app, flags.config), host, port, logger }).catch((err: NodeJS.ErrnoException) => {
+      const server = await startDevServer({ artifacts: await prepareApp(app, target), config: loadConfig(app, flags.config), host, port, logger }).catch((err: NodeJS.ErrnoException) => {
         throw err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new UsageError(`cannot listen on ${flags.addr}: ${err.code}`) : err;
       });
       logger.info(`Listening on ${server.url}`);
-      if (flags.watch) watchAndReload(app, flags.config, server, logger);
+      if (flags.watch) watchAndReload(app, flags.config, target, server, logger);
       await new Promise<void>((resolveStop) => {
         const stop = () => void server.close().then(resolveStop);
         process.once('SIGINT', stop);
@@ -85,14 +90,14 @@ export function registerServe(program: Command): void {
     });
 }
 
-function watchAndReload(app: string, configPath: string | undefined, server: Awaited<ReturnType<typeof startDevServer>>, logger: ReturnType<typeof consoleLogger>): void {
+function watchAndReload(app: string, configPath: string | undefined, target: AdapterTarget, server: Awaited<ReturnType<typeof startDevServer>>, logger: ReturnType<typeof consoleLogger>): void {
   let timer: NodeJS.Timeout | undefined;
   const reload = () => {
     clearTimeout(timer);
     // Editors and compilers write in bursts; reload once things settle.
     timer = setTimeout(async () => {
       try {
-        await server.reload(await prepareApp(app), loadConfig(app, configPath));
+        await server.reload(await prepareApp(app, target), loadConfig(app, configPath));
         logger.info('Reloaded');
       } catch (err) {
         logger.error(`reload failed, still serving the previous version: ${(err as Error).message}`);
