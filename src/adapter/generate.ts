@@ -16,7 +16,7 @@ export type AdapterVariant = 'command' | 'library';
 export const HTTP_INCOMING_EXPORT = 'fastly:compute/http-incoming@0.1.0#handle';
 /** The same function as the generator names WIT functions. */
 const HTTP_INCOMING = 'http-incoming/handle';
-/** Legacy hostcalls written by hand rather than mapped (see runtime.ts). */
+/** Legacy hostcalls written by hand rather than mapped (see async-io.ts). */
 export const HAND_WRITTEN = ['fastly_async_io#select', 'fastly_async_io#is_ready'];
 
 /**

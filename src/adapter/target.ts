@@ -11,7 +11,7 @@ import type { WitResolve } from '../wit/model.js';
  *   that pollable. Runs under `witshim serve`.
  * - `published`: the published `fastly:compute@0.1.0`, which lacks those three methods and has
  *   only `step: func() -> option<pollable>`; `select` / `is_ready` drive `step` instead (see
- *   runtime.ts). Runs on every host of the published package.
+ *   async-io.ts). Runs on every host of the published package.
  */
 export type AdapterTarget = 'subscribe' | 'published';
 export const ADAPTER_TARGETS: readonly AdapterTarget[] = ['subscribe', 'published'];
