@@ -113,11 +113,12 @@ ${live.comments().join('\n')}
       (i32.or (i32.load8_u (local.get $e)) (i32.shl (i32.const 1) (i32.and (local.get $h) (i32.const 7))))))
 
   (func $clear_live (param $h i32) (param $t i32)
-    (local $e i32)
-    (if (i32.eqz (call $live (local.get $h) (local.get $t))) (then (return)))
-    (local.set $e
-      (i32.add (i32.load (i32.add (global.get $live_dir) (i32.mul (local.get $t) (i32.const ${DIR_ENTRY}))))
-               (i32.shr_u (local.get $h) (i32.const 3))))
+    (local $e i32) (local $byte i32)
+    (if (i32.eqz (global.get $live_dir)) (then (return)))
+    (local.set $e (i32.add (global.get $live_dir) (i32.mul (local.get $t) (i32.const ${DIR_ENTRY}))))
+    (local.set $byte (i32.shr_u (local.get $h) (i32.const 3)))
+    (if (i32.ge_u (local.get $byte) (i32.load offset=4 (local.get $e))) (then (return)))
+    (local.set $e (i32.add (i32.load (local.get $e)) (local.get $byte)))
     (i32.store8 (local.get $e)
       (i32.and (i32.load8_u (local.get $e)) (i32.xor (i32.const -1) (i32.shl (i32.const 1) (i32.and (local.get $h) (i32.const 7)))))))
 
