@@ -15,6 +15,7 @@ import { classifyImport } from '../src/adapt/classify.js';
 import { renameImports } from '../src/wasm/imports.js';
 import { loadWitxDir } from '../src/witx/index.js';
 import { buildJsApp } from '../test/support/js-app.js';
+import { measureCheckCost } from './hostcall-cost.js';
 
 const ROUNDS = 7;
 const root = join(import.meta.dirname, '..');
@@ -58,3 +59,5 @@ console.log(`adapt (in process, warm):        ${adaptMs.toFixed(0)} ms`);
 console.log(`componentNew alone (same input): ${newMs.toFixed(0)} ms`);
 console.log(`ratio adapt / componentNew:      ${(adaptMs / newMs).toFixed(2)} (target <= 1.3)`);
 console.log(`cold witshim adapt process:      ${cold[1].toFixed(0)} ms median of 3 (target < 1500)`);
+
+await measureCheckCost();

@@ -132,7 +132,8 @@ describe('image optimizer', () => {
   it('borrowed request, no body for an invalid handle, options from the mask, tag ok', async () => {
     const g = await Guest.create();
     let params: Record<string, unknown> = {};
-    g.returns('backend/backend.open', () => ({ ok: 9 }))
+    g.live('http-req/request', 3)
+      .returns('backend/backend.open', () => ({ ok: 9 }))
       .on('backend/[resource-drop]backend', () => undefined)
       .on('image-optimizer/transform-image-optimizer-request', (...args) => {
         params = { args: args.slice(0, 4) };
@@ -159,7 +160,8 @@ describe('get_suggested_cache_options', () => {
 
   it('fills what the mask asks for and reports it in the out mask', async () => {
     const g = await Guest.create();
-    g.returns('http-cache/entry.get-suggested-write-options', () => ({ ok: 44 }))
+    g.live('http-cache/entry', 8).live('http-resp/response', 2)
+      .returns('http-cache/entry.get-suggested-write-options', () => ({ ok: 44 }))
       .returns(`${IFACE}.get-max-age-ns`, () => 1000n)
       .returns(`${IFACE}.get-vary-rule`, () => ({ ok: 'accept' }))
       .returns(`${IFACE}.get-initial-age-ns`, () => 5n)
@@ -185,7 +187,8 @@ describe('get_suggested_cache_options', () => {
 
   it('a vary rule too long is buflen with its length, after the other fields', async () => {
     const g = await Guest.create();
-    g.returns('http-cache/entry.get-suggested-write-options', () => ({ ok: 44 }))
+    g.live('http-cache/entry', 8).live('http-resp/response', 2)
+      .returns('http-cache/entry.get-suggested-write-options', () => ({ ok: 44 }))
       .returns(`${IFACE}.get-max-age-ns`, () => 1n)
       .returns(`${IFACE}.get-vary-rule`, () => ({ err: { tag: 'buffer-len', val: 99n } }))
       .returns(`${IFACE}.get-stale-if-error-ns`, () => 3n)
@@ -199,10 +202,12 @@ describe('get_suggested_cache_options', () => {
     expect(g.u64(out + opts.stale_if_error_ns)).toBe(3n);
   });
 
-  it('a handle of another kind is badf with no host call', async () => {
-    const g = await Guest.create();
+  it('a handle of another kind, or not live, is badf with no host call', async () => {
+    const g = (await Guest.create()).live('http-cache/entry', 8).live('http-resp/response', 2);
     const [maskOut] = outs(g, 1);
     expect(g.call('fastly_http_cache#get_suggested_cache_options', 8, 2, 0, g.alloc(72), maskOut, g.alloc(72))).toBe(3);
+    expect(g.call('fastly_http_cache#get_suggested_cache_options', (HTTP_CACHE_TAG | 9) >>> 0, 2, 0, g.alloc(72), maskOut, g.alloc(72))).toBe(3);
+    expect(g.call('fastly_http_cache#get_suggested_cache_options', (HTTP_CACHE_TAG | 8) >>> 0, 3, 0, g.alloc(72), maskOut, g.alloc(72))).toBe(3);
     expect(g.calls).toEqual([]);
   });
 });

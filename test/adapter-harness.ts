@@ -1,4 +1,7 @@
+import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { buildAdapter } from '../src/adapter/build.js';
+import { HTTP_INCOMING_EXPORT } from '../src/adapter/generate.js';
+import type { AdapterTarget } from '../src/adapter/target.js';
 import { witViewFor } from '../src/adapter/wit-bind.js';
 import type { WType } from '../src/adapter/wit-view.js';
 import { join } from 'node:path';
@@ -13,10 +16,24 @@ import { loadWitxDir, witxLayout, type WitxType } from '../src/witx/index.js';
  */
 export const view = witViewFor(loadWit());
 
-let compiled: Promise<WebAssembly.Module> | undefined;
-function adapterCore(): Promise<WebAssembly.Module> {
-  compiled ??= buildAdapter('command').then(({ wasm }) => new WebAssembly.Module(wasm as BufferSource));
-  return compiled;
+/** The export a test adds to the generated adapter to hand it live handles (see live.ts). */
+const SET_LIVE = 'witshim_test_set_live';
+
+const compiled = new Map<AdapterTarget, Promise<{ module: WebAssembly.Module; liveTypes: Map<string, number> }>>();
+/**
+ * The generated adapter exactly as built, plus one export of its `$set_live` so that a test can
+ * stand for the WIT calls that would have handed the guest its handles.
+ */
+function adapterCore(target: AdapterTarget = 'subscribe'): Promise<{ module: WebAssembly.Module; liveTypes: Map<string, number> }> {
+  if (compiled.has(target)) return compiled.get(target)!;
+  const pending = buildAdapter('command', target).then(async ({ wat }) => {
+    const liveTypes = new Map([...wat.matchAll(/^ {2};; live (\d+) (\S+)$/gm)].map((m) => [m[2], Number(m[1])]));
+    const end = wat.lastIndexOf(')');
+    const wasm = await parse(`${wat.slice(0, end)}  (export "${SET_LIVE}" (func $set_live))\n)`);
+    return { module: new WebAssembly.Module(wasm as BufferSource), liveTypes };
+  });
+  compiled.set(target, pending);
+  return pending;
 }
 
 export const INVALID = 0xffff_fffe;
@@ -38,11 +55,14 @@ export class Guest {
   private readonly fakes = new Map<string, { ref: string; fn: Fake }>();
   private top = 1024;
   private exports!: Record<string, WebAssembly.ExportValue>;
+  private liveTypes = new Map<string, number>();
   readonly memory = new WebAssembly.Memory({ initial: 2 });
 
-  static async create(): Promise<Guest> {
+  /** `target`: the WIT the adapter is generated against (see src/adapter/target.ts). */
+  static async create(target?: AdapterTarget): Promise<Guest> {
     const guest = new Guest();
-    const module = await adapterCore();
+    const { module, liveTypes } = await adapterCore(target);
+    guest.liveTypes = liveTypes;
     const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {
       env: { memory: guest.memory },
       __main_module__: { _start: () => {} },
@@ -57,8 +77,26 @@ export class Guest {
   }
 
   /** Names every import the adapter declares, as `module#name`. */
-  static async importKeys(): Promise<string[]> {
-    return WebAssembly.Module.imports(await adapterCore()).map((i) => `${i.module}#${i.name}`);
+  static async importKeys(target?: AdapterTarget): Promise<string[]> {
+    return WebAssembly.Module.imports((await adapterCore(target)).module).map((i) => `${i.module}#${i.name}`);
+  }
+
+  /**
+   * Marks host handles of WIT resource `type` (`iface/resource`, aliases followed: bodies and
+   * pending requests are `async-io/pollable`) as handed to the guest, as a WIT call returning
+   * them would have. Returns `this` for chaining.
+   */
+  live(type: string, ...handles: number[]): this {
+    const id = this.liveTypes.get(type);
+    if (id === undefined) throw new Error(`the adapter tracks no resource type ${type}`);
+    for (const h of handles) (this.exports[SET_LIVE] as (h: number, t: number) => void)(h, id);
+    return this;
+  }
+
+  /** Starts a request as the host would: `http-incoming.handle(request, body)` (the guest's `_start` is empty). */
+  downstream(request: number, body: number): this {
+    (this.exports[HTTP_INCOMING_EXPORT] as (r: number, b: number) => number)(request, body);
+    return this;
   }
 
   /** A raw fake for WIT function `ref` (as mappings name it), taking flat core args. */

@@ -29,6 +29,7 @@ async function sender(result: () => unknown): Promise<Guest> {
 }
 
 function sendV2(g: Guest, hostcall = 'fastly_http_req#send_v2') {
+  g.live('http-req/request', 1).live('async-io/pollable', 2);
   const [name, len] = g.bytes('origin');
   const errorDetail = g.alloc(20, 4);
   const [resp, body] = outs(g, 2);
@@ -80,7 +81,7 @@ describe('send_error_detail', () => {
 
   it('pending_req_wait_v2: tls alert id', async () => {
     const g = await Guest.create();
-    g.returns('http-req/await-response', () => sendError('tls-alert-received', { id: 40 }));
+    g.live('async-io/pollable', 6).returns('http-req/await-response', () => sendError('tls-alert-received', { id: 40 }));
     const errorDetail = g.alloc(20, 4);
     const [resp, body] = outs(g, 2);
     expect(g.call('fastly_http_req#pending_req_wait_v2', 6, errorDetail, resp, body)).toBe(1);
@@ -92,7 +93,7 @@ describe('send_error_detail', () => {
 describe('pending_req_poll', () => {
   it('not ready: is_done 0, invalid handles, ok, and the request is not awaited', async () => {
     const g = await Guest.create();
-    g.returns('async-io/pollable.is-ready', () => false);
+    g.live('async-io/pollable', 6).returns('async-io/pollable.is-ready', () => false);
     const [done, resp, body] = outs(g, 3);
     expect(g.call('fastly_http_req#pending_req_poll', 6, done, resp, body)).toBe(0);
     expect([g.u32(done), g.u32(resp), g.u32(body)]).toEqual([0, INVALID, INVALID]);
@@ -101,7 +102,7 @@ describe('pending_req_poll', () => {
 
   it('ready: is_done 1 and the response', async () => {
     const g = await Guest.create();
-    g.returns('async-io/pollable.is-ready', () => true).returns('http-req/await-response', () => ({ ok: [20, 21] }));
+    g.live('async-io/pollable', 6).returns('async-io/pollable.is-ready', () => true).returns('http-req/await-response', () => ({ ok: [20, 21] }));
     const [done, resp, body] = outs(g, 3);
     expect(g.call('fastly_http_req#pending_req_poll', 6, done, resp, body)).toBe(0);
     expect([g.u32(done), g.u32(resp), g.u32(body)]).toEqual([1, 20, 21]);
@@ -113,7 +114,7 @@ describe('pending_req_poll', () => {
 
   it('v2: a failed request fills the detail; a cache handle is badf with no host call', async () => {
     const g = await Guest.create();
-    g.returns('async-io/pollable.is-ready', () => true).returns('http-req/await-response', () => sendError('dns-timeout'));
+    g.live('async-io/pollable', 6).returns('async-io/pollable.is-ready', () => true).returns('http-req/await-response', () => sendError('dns-timeout'));
     const errorDetail = g.alloc(20, 4);
     const [done, resp, body] = outs(g, 3);
     expect(g.call('fastly_http_req#pending_req_poll_v2', 6, errorDetail, done, resp, body)).toBe(1);
@@ -126,7 +127,7 @@ describe('pending_req_poll', () => {
 describe('pending_req_select', () => {
   it('selects over the guest list, awaits the chosen one and writes its index', async () => {
     const g = await Guest.create();
-    g.returns('async-io/select', () => 1).returns('http-req/await-response', () => ({ ok: [30, 31] }));
+    g.live('async-io/pollable', 10, 11, 12).returns('async-io/select', () => 1).returns('http-req/await-response', () => ({ ok: [30, 31] }));
     const hs = g.u32s([10, 11, 12]);
     const [idx, resp, body] = outs(g, 3);
     expect(g.call('fastly_http_req#pending_req_select', hs, 3, idx, resp, body)).toBe(0);
@@ -148,7 +149,7 @@ describe('pending_req_select', () => {
 
   it('v2: a failed request is ok with its index, invalid handles and the detail, as legacy hosts answered', async () => {
     const g = await Guest.create();
-    g.returns('async-io/select', () => 0).returns('http-req/await-response', () => sendError('connection-refused'));
+    g.live('async-io/pollable', 10, 11).returns('async-io/select', () => 0).returns('http-req/await-response', () => sendError('connection-refused'));
     const errorDetail = g.alloc(20, 4);
     const [idx, resp, body] = outs(g, 3);
     expect(g.call('fastly_http_req#pending_req_select_v2', g.u32s([10, 11]), 2, errorDetail, idx, resp, body)).toBe(0);
@@ -160,7 +161,7 @@ describe('pending_req_select', () => {
 describe('cache override', () => {
   async function override(hostcall: string, ...args: number[]) {
     const g = await Guest.create();
-    g.returns('http-req/request.set-cache-override', () => ({ ok: undefined }));
+    g.live('http-req/request', 3).returns('http-req/request.set-cache-override', () => ({ ok: undefined }));
     expect(g.call(hostcall, 3, ...args)).toBe(0);
     return g.calls[0].args;
   }
@@ -177,14 +178,14 @@ describe('cache override', () => {
 
   it('v2: swr and the surrogate key', async () => {
     const g = await Guest.create();
-    g.returns('http-req/request.set-cache-override', () => ({ ok: undefined }));
+    g.live('http-req/request', 3).returns('http-req/request.set-cache-override', () => ({ ok: undefined }));
     const [sk, len] = g.bytes('key-a key-b');
     expect(g.call('fastly_http_req#cache_override_v2_set', 3, 0b0100, 60, 5, sk, len)).toBe(0);
     expect(g.calls[0].args).toEqual([3, 2, 0, 60, 1, 5, 0, 1, sk, len, 0, 0]);
   });
 
   it('v2: a surrogate key alone (no flag) is an override carrying it, as in Viceroy; no flag and no key is none', async () => {
-    const g = await Guest.create();
+    const g = (await Guest.create()).live('http-req/request', 3);
     g.returns('http-req/request.set-cache-override', () => ({ ok: undefined }));
     const [sk, len] = g.bytes('key-a');
     expect(g.call('fastly_http_req#cache_override_v2_set', 3, 0, 60, 5, sk, len)).toBe(0);
@@ -200,7 +201,7 @@ describe('downstream info', () => {
     const g = await Guest.create();
     const digest = new Uint8Array(16).map((_, i) => i * 3);
     let next: unknown = { ok: digest };
-    g.returns('http-downstream/downstream-tls-ja3-md5', () => next);
+    g.live('http-req/request', 4).downstream(20, 21).returns('http-downstream/downstream-tls-ja3-md5', () => next);
     const out = g.alloc(16, 1);
     const [nw] = outs(g, 1);
     expect(g.call('fastly_http_downstream#downstream_tls_ja3_md5', 4, out, nw)).toBe(0);
@@ -208,14 +209,14 @@ describe('downstream info', () => {
     expect(g.u32(nw)).toBe(16);
     next = { ok: null };
     expect(g.call('fastly_http_req#downstream_tls_ja3_md5', out, nw)).toBe(10);
-    // the implicit form asks about the downstream request (none recorded here: the marker)
-    expect(g.calls.map((c) => c.args.map((a) => Number(a) >>> 0))).toEqual([[4], [0xffff_ffff]]);
+    // the implicit form asks about the downstream request
+    expect(g.calls.map((c) => c.args.map((a) => Number(a) >>> 0))).toEqual([[4], [20]]);
   });
 
   it('bot_category_kind: case index; an extra category gives its raw code and is dropped', async () => {
     const g = await Guest.create();
     const answers: unknown[] = [{ ok: { tag: 'ai-crawler' } }, { ok: { tag: 'extra', val: 55 } }, { ok: null }];
-    g.returns('http-downstream/downstream-bot-category-kind', () => answers.shift())
+    g.live('http-req/request', 4).returns('http-downstream/downstream-bot-category-kind', () => answers.shift())
       .returns('http-downstream/extra-bot-category.as-raw', () => 99)
       .on('http-downstream/[resource-drop]extra-bot-category', () => undefined);
     const [out] = outs(g, 1);
@@ -232,13 +233,14 @@ describe('downstream info', () => {
 
   it('redirect_to_websocket_proxy (implicit form) hands off the downstream request', async () => {
     const g = await Guest.create();
-    g.returns('backend/backend.open', () => ({ ok: 9 }))
+    g.downstream(20, 21)
+      .returns('backend/backend.open', () => ({ ok: 9 }))
       .on('backend/[resource-drop]backend', () => undefined)
       .returns('http-req/request.redirect-to-websocket-proxy', () => ({ ok: undefined }));
     const [name, len] = g.bytes('ws');
     expect(g.call('fastly_http_req#redirect_to_websocket_proxy', name, len)).toBe(0);
     expect(g.calls[1].ref).toBe('http-req/request.redirect-to-websocket-proxy');
-    expect(g.calls[1].args.map((a) => Number(a) >>> 0)).toEqual([0xffff_ffff, 9]);
+    expect(g.calls[1].args.map((a) => Number(a) >>> 0)).toEqual([20, 9]);
   });
 });
 
@@ -246,7 +248,7 @@ describe('inspect', () => {
   it('options from the mask, the override IP as a v4 address, the verdict into the buffer', async () => {
     const g = await Guest.create();
     let params: Record<string, unknown> = {};
-    g.on('security/inspect', (...args) => {
+    g.live('http-req/request', 1).live('async-io/pollable', 2).on('security/inspect', (...args) => {
       params = g.indirectParams('security/inspect', args);
       g.store(g.resultOf('security/inspect'), Number(args[1]), { ok: '{"waf":"allow"}' });
     });
@@ -271,7 +273,7 @@ describe('inspect', () => {
   });
 
   it('an override IP of a bad length is inval', async () => {
-    const g = await Guest.create();
+    const g = (await Guest.create()).live('http-req/request', 1).live('async-io/pollable', 2);
     const info = witxOffsets('inspect_info');
     const struct = g.alloc(24, 4);
     g.dv.setUint32(struct + info.override_client_ip_len, 5, true);

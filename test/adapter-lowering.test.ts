@@ -18,7 +18,7 @@ describe('adapter ABI lowering: mapping forms', () => {
 
   it('positional: a string output lands in the guest buffer with nwritten', async () => {
     const guest = await Guest.create();
-    guest.returns('http-req/request.get-uri', () => ({ ok: 'https://example.com/' }));
+    guest.live('http-req/request', 7).returns('http-req/request.get-uri', () => ({ ok: 'https://example.com/' }));
     const buf = guest.alloc(64, 1);
     const [nw] = outs(guest, 1);
     expect(guest.call('fastly_http_req#uri_get', 7, buf, 64, nw)).toBe(0);
@@ -30,7 +30,7 @@ describe('adapter ABI lowering: mapping forms', () => {
 
   it('buffer-len(n) from the host is buflen with the needed size in nwritten', async () => {
     const guest = await Guest.create();
-    guest.returns('http-req/request.get-uri', () => ({ err: { tag: 'buffer-len', val: 300n } }));
+    guest.live('http-req/request', 7).returns('http-req/request.get-uri', () => ({ err: { tag: 'buffer-len', val: 300n } }));
     const buf = guest.alloc(16, 1);
     const [nw] = outs(guest, 1);
     expect(guest.call('fastly_http_req#uri_get', 7, buf, 16, nw)).toBe(4);
@@ -39,7 +39,7 @@ describe('adapter ABI lowering: mapping forms', () => {
 
   it('a result larger than the buffer is buflen with its length', async () => {
     const guest = await Guest.create();
-    guest.returns('http-req/request.get-uri', () => ({ ok: 'x'.repeat(40) }));
+    guest.live('http-req/request', 7).returns('http-req/request.get-uri', () => ({ ok: 'x'.repeat(40) }));
     const buf = guest.alloc(16, 1);
     const [nw] = outs(guest, 1);
     expect(guest.call('fastly_http_req#uri_get', 7, buf, 16, nw)).toBe(4);
@@ -49,7 +49,7 @@ describe('adapter ABI lowering: mapping forms', () => {
   it('cursor outputs: the next cursor, then -1 when the listing is done', async () => {
     const guest = await Guest.create();
     let page = 0;
-    guest.returns('http-req/request.get-header-names', () => (page++ === 0 ? { ok: ['a\0b\0', 2] } : { ok: ['c\0', null] }));
+    guest.live('http-req/request', 3).returns('http-req/request.get-header-names', () => (page++ === 0 ? { ok: ['a\0b\0', 2] } : { ok: ['c\0', null] }));
     const buf = guest.alloc(32, 1);
     const [cursor, nw] = outs(guest, 2);
     expect(guest.call('fastly_http_req#header_names_get', 3, buf, 32, 0, cursor, nw)).toBe(0);
@@ -64,7 +64,7 @@ describe('adapter ABI lowering: mapping forms', () => {
 
   it('an empty option answers none', async () => {
     const guest = await Guest.create();
-    guest.returns('dictionary/dictionary.lookup', () => ({ ok: null }));
+    guest.live('dictionary/dictionary', 5).returns('dictionary/dictionary.lookup', () => ({ ok: null }));
     const [k, klen] = guest.bytes('missing');
     const buf = guest.alloc(16, 1);
     const [nw] = outs(guest, 1);
@@ -75,6 +75,8 @@ describe('adapter ABI lowering: mapping forms', () => {
   it('explicit args: a backend name is opened for the call and dropped after', async () => {
     const guest = await Guest.create();
     guest
+      .live('http-req/request', 1)
+      .live('async-io/pollable', 2)
       .returns('backend/backend.open', () => ({ ok: 77 }))
       .returns('http-req/send', () => ({ ok: [11, 12] }))
       .on('backend/[resource-drop]backend', () => undefined);
@@ -91,7 +93,7 @@ describe('adapter ABI lowering: mapping forms', () => {
 
   it('explicit args: an unknown backend is inval and nothing is sent', async () => {
     const guest = await Guest.create();
-    guest.returns('backend/backend.open', () => ({ err: 'not-found' }));
+    guest.live('http-req/request', 1).live('async-io/pollable', 2).returns('backend/backend.open', () => ({ err: 'not-found' }));
     const [name, len] = guest.bytes('nope');
     const [resp, body] = outs(guest, 2);
     expect(guest.call('fastly_http_req#send', 1, 2, name, len, resp, body)).toBe(2);
@@ -100,7 +102,7 @@ describe('adapter ABI lowering: mapping forms', () => {
 
   it('branch: body write back appends, front prepends and reports the whole length', async () => {
     const guest = await Guest.create();
-    guest.returns('http-body/write', () => ({ ok: 3 })).returns('http-body/write-front', () => ({ ok: undefined }));
+    guest.live('async-io/pollable', 4).returns('http-body/write', () => ({ ok: 3 })).returns('http-body/write-front', () => ({ ok: undefined }));
     const [p, len] = guest.bytes('hello');
     const [nw] = outs(guest, 1);
     expect(guest.call('fastly_http_body#write', 4, p, len, 0, nw)).toBe(0);
@@ -113,7 +115,7 @@ describe('adapter ABI lowering: mapping forms', () => {
 
   it('constant outputs: log write reports the message length', async () => {
     const guest = await Guest.create();
-    guest.on('log/endpoint.write', () => undefined);
+    guest.live('log/endpoint', 9).on('log/endpoint.write', () => undefined);
     const [p, len] = guest.bytes('a log line');
     const [nw] = outs(guest, 1);
     expect(guest.call('fastly_log#write', 9, p, len, nw)).toBe(0);
@@ -124,7 +126,7 @@ describe('adapter ABI lowering: mapping forms', () => {
   it('options: a mask + struct becomes the WIT record, field by field', async () => {
     const guest = await Guest.create();
     let seen: unknown[] = [];
-    guest.returns('cache/entry.lookup', (args) => {
+    guest.live('http-req/request', 42).returns('cache/entry.lookup', (args) => {
       seen = args;
       return { ok: 5 };
     });
@@ -150,7 +152,7 @@ describe('adapter ABI lowering: mapping forms', () => {
 
   it('tagged handles: stripped going in, wrong kinds are badf without a host call', async () => {
     const guest = await Guest.create();
-    guest.returns('cache/entry.get-state', () => ({ ok: 0b101 }));
+    guest.live('cache/entry', 5).live('http-req/request', 5).returns('cache/entry.get-state', () => ({ ok: 0b101 }));
     const [out] = outs(guest, 1);
     expect(guest.call('fastly_cache#get_state', (CACHE_TAG | 5) >>> 0, out)).toBe(0);
     expect(guest.u32(out)).toBe(0b101);
@@ -166,7 +168,7 @@ describe('adapter ABI lowering: mapping forms', () => {
       { tag: 'ipv4', val: [192, 0, 2, 1] },
       { tag: 'ipv6', val: [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1] },
     ];
-    guest.returns('http-downstream/downstream-client-ip-addr', () => addrs.shift());
+    guest.live('http-req/request', 8).returns('http-downstream/downstream-client-ip-addr', () => addrs.shift());
     const octets = guest.alloc(16, 1);
     const [nw] = outs(guest, 1);
     expect(guest.call('fastly_http_downstream#downstream_client_ip_addr', 8, octets, nw)).toBe(0);

@@ -41,7 +41,8 @@ describe('legacy answers where the two ABIs differ', () => {
     ['fastly_http_downstream', 'downstream_client_h2_fingerprint', 'http-downstream/downstream-client-h2-fingerprint'],
     ['fastly_http_downstream', 'downstream_client_oh_fingerprint', 'http-downstream/downstream-client-oh-fingerprint'],
   ])('%s#%s: no fingerprint is `none`, other errors keep their status', async (module, name, ref) => {
-    const g = await Guest.create();
+    // The implicit form takes the downstream request; the explicit one, request handle 4.
+    const g = (await Guest.create()).downstream(4, 5);
     const answers: unknown[] = [{ err: { tag: 'generic-error' } }, { ok: 'fp' }, { err: { tag: 'invalid-argument' } }];
     g.returns(ref, () => answers.shift());
     const buf = g.alloc(64);
@@ -56,6 +57,7 @@ describe('legacy answers where the two ABIs differ', () => {
   it.each(['fastly_http_req', 'fastly_http_resp'])('%s#header_value_get: an absent header is `inval`; a present one is written', async (module) => {
     const g = await Guest.create();
     const resource = module === 'fastly_http_req' ? 'http-req/request' : 'http-resp/response';
+    g.live(resource, 4);
     const answers: unknown[] = [{ ok: null }, { ok: new TextEncoder().encode('v1') }, { err: { tag: 'buffer-len', val: 9n } }];
     g.returns(`${resource}.get-header-value`, () => answers.shift());
     const [name, len] = g.bytes('x-h');
@@ -69,7 +71,7 @@ describe('legacy answers where the two ABIs differ', () => {
   });
 
   it('trailer_value_get: an absent trailer is `inval`; trailers not yet read stay `again`', async () => {
-    const g = await Guest.create();
+    const g = (await Guest.create()).live('async-io/pollable', 4);
     const answers: unknown[] = [{ ok: null }, { err: { tag: 'not-available-yet' } }, { ok: new TextEncoder().encode('t') }];
     g.returns('http-body/get-trailer-value', () => answers.shift());
     const [name, len] = g.bytes('x-t');
@@ -120,7 +122,7 @@ describe('legacy answers where the two ABIs differ', () => {
   });
 
   it('bot category kind: a category the host cannot name is `none`', async () => {
-    const g = await Guest.create();
+    const g = (await Guest.create()).live('http-req/request', 4);
     const answers: unknown[] = [{ err: { tag: 'generic-error' } }, { ok: { tag: 'search-engine-crawler' } }];
     g.returns('http-downstream/downstream-bot-category-kind', () => answers.shift());
     const [out] = outs(g, 1);

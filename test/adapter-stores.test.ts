@@ -7,6 +7,7 @@ const KV = { uninitialized: 0, ok: 1, bad_request: 2, not_found: 3, too_many_req
 function lookupWait(g: Guest, hostcall = 'fastly_kv_store#lookup_wait_v2', cap = 32) {
   const [body, nw, gen, kvErr] = outs(g, 4);
   const meta = g.alloc(cap, 1);
+  g.live('async-io/pollable', 40);
   const status = g.call(hostcall, 40, body, meta, cap, nw, gen, kvErr);
   return { status, body: g.u32(body), nwritten: g.u32(nw), meta: g.text(meta, Math.min(g.u32(nw), cap)), gen: g.u64(gen), kvError: g.u32(kvErr) };
 }
@@ -37,6 +38,7 @@ describe('KV store waits with kv_error', () => {
   it('v1 reports generation 0 without asking, as the legacy host did', async () => {
     const g = await kvGuest(() => ({ ok: 60 }));
     const [body, nw, gen, kvErr] = outs(g, 4);
+    g.live('async-io/pollable', 40);
     expect(g.call('fastly_kv_store#lookup_wait', 40, body, g.alloc(8), 8, nw, gen, kvErr)).toBe(0);
     expect(g.u32(gen)).toBe(0);
     expect(g.refs()).not.toContain('kv-store/entry.generation');
@@ -71,7 +73,7 @@ describe('KV store waits with kv_error', () => {
 
   it('insert: options from the mask, insert_wait ok / bad_request', async () => {
     const g = await Guest.create();
-    g.returns('kv-store/store.insert-async', () => ({ ok: 70 }));
+    g.live('kv-store/store', 1).live('async-io/pollable', 2).returns('kv-store/store.insert-async', () => ({ ok: 70 }));
     const cfg = witxOffsets('kv_insert_config');
     const struct = g.alloc(40, 8);
     const [meta, metaLen] = g.bytes('m=1');
@@ -93,6 +95,9 @@ describe('KV store waits with kv_error', () => {
     const [kvErr] = outs(g, 1);
     expect(g.call('fastly_kv_store#insert_wait', 70, kvErr)).toBe(0);
     expect(g.u32(kvErr)).toBe(KV.ok);
+    // the wait took the pending insert: a second one is badf, unless the host hands it out again
+    expect(g.call('fastly_kv_store#insert_wait', 70, kvErr)).toBe(3);
+    g.live('async-io/pollable', 70);
     expect(g.call('fastly_kv_store#insert_wait', 70, kvErr)).toBe(0);
     expect(g.u32(kvErr)).toBe(KV.bad_request);
   });
@@ -102,15 +107,17 @@ describe('KV store waits with kv_error', () => {
     const answers = [{ ok: true }, { ok: false }];
     g.returns('kv-store/await-delete', () => answers.shift());
     const [kvErr] = outs(g, 1);
+    g.live('async-io/pollable', 5);
     expect(g.call('fastly_kv_store#delete_wait', 5, kvErr)).toBe(0);
     expect(g.u32(kvErr)).toBe(KV.ok);
+    g.live('async-io/pollable', 5);
     expect(g.call('fastly_kv_store#delete_wait', 5, kvErr)).toBe(0);
     expect(g.u32(kvErr)).toBe(KV.not_found);
   });
 
   it('list: mode, cursor, limit and prefix; list_wait hands out the body', async () => {
     const g = await Guest.create();
-    g.returns('kv-store/store.list-async', () => ({ ok: 80 })).returns('kv-store/await-list', () => ({ ok: 81 }));
+    g.live('kv-store/store', 1).returns('kv-store/store.list-async', () => ({ ok: 80 })).returns('kv-store/await-list', () => ({ ok: 81 }));
     const cfg = witxOffsets('kv_list_config');
     const struct = g.alloc(24, 4);
     const [prefix, prefixLen] = g.bytes('user/');
@@ -131,7 +138,7 @@ describe('object store (through kv-store)', () => {
   it('lookup: the entry body; missing or bad-request keys are ok with an invalid body', async () => {
     const g = await Guest.create();
     const answers: unknown[] = [{ ok: 60 }, { ok: null }, { err: { tag: 'bad-request' } }, { err: { tag: 'internal-error' } }];
-    g.returns('kv-store/store.lookup', () => answers.shift())
+    g.live('kv-store/store', 1).returns('kv-store/store.lookup', () => answers.shift())
       .returns('kv-store/entry.take-body', () => 50)
       .on('kv-store/[resource-drop]entry', () => undefined);
     const [key, len] = g.bytes('k');
@@ -147,7 +154,8 @@ describe('object store (through kv-store)', () => {
 
   it('pending_lookup_wait awaits; inserts overwrite with default options; delete wait ignores the flag', async () => {
     const g = await Guest.create();
-    g.returns('kv-store/await-lookup', () => ({ ok: null }))
+    g.live('async-io/pollable', 3, 91).live('kv-store/store', 1).live('async-io/pollable', 2)
+      .returns('kv-store/await-lookup', () => ({ ok: null }))
       .returns('kv-store/store.insert', () => ({ ok: undefined }))
       .returns('kv-store/store.insert-async', () => ({ ok: 90 }))
       .returns('kv-store/await-insert', () => ({ err: { tag: 'too-many-requests' } }))
@@ -158,6 +166,9 @@ describe('object store (through kv-store)', () => {
     const [key, len] = g.bytes('k');
     expect(g.call('fastly_object_store#insert', 1, key, len, 2)).toBe(0);
     expect(g.calls[1].args).toEqual([1, key, len, 2, 0, 0, 0n, 0, 0, 0, 0, 0, 0, 0, 0]);
+    // the insert took body 2
+    expect(g.call('fastly_object_store#insert_async', 1, key, len, 2, pending)).toBe(3);
+    g.live('async-io/pollable', 2);
     expect(g.call('fastly_object_store#insert_async', 1, key, len, 2, pending)).toBe(0);
     expect(g.u32(pending)).toBe(90);
     expect(g.call('fastly_object_store#pending_insert_wait', 90)).toBe(13);
@@ -170,7 +181,7 @@ describe('ACL, backend exists', () => {
     const g = await Guest.create();
     const answers: unknown[] = [{ ok: 50 }, { ok: null }, { err: 'too-many-requests' }, { err: 'generic-error' }];
     let ip: unknown;
-    g.returns('acl/acl.lookup', (args) => {
+    g.live('acl/acl', 4).returns('acl/acl.lookup', (args) => {
       ip = args.slice(1);
       return answers.shift();
     });

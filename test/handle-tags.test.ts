@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { HandleKind, INVALID_BIT, isKind, kindOf, kindOfWitxType, strip, tag } from '../src/adapter/handle-tags.js';
+import { LiveTypes, liveWat } from '../src/adapter/live.js';
 import { RUNTIME_WAT } from '../src/adapter/runtime.js';
 
 const KINDS = [HandleKind.Other, HandleKind.CacheEntry, HandleKind.CacheReplaceEntry, HandleKind.HttpCacheEntry];
@@ -89,5 +90,41 @@ describe('the adapter runtime implements the same rules', async () => {
     const big = realloc(0, 0, 1, 9);
     expect(big).not.toBe(2000);
     expect(big).toBeGreaterThanOrEqual(65536);
+  });
+});
+
+describe('the live sets implement the liveness rule', async () => {
+  const types = new LiveTypes();
+  ['a/x', 'b/y', 'c/z'].forEach((k) => types.id({ iface: k.split('/')[0], resource: k.split('/')[1] }));
+  const wat = `(module (import "env" "memory" (memory 1)) ${RUNTIME_WAT} ${liveWat(types)}
+    (export "set" (func $set_live)) (export "clear" (func $clear_live)) (export "bad" (func $bad_handle)) (export "live" (func $live)))`;
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(await parse(wat))), { env: { memory } });
+  const wasm = instance.exports as Record<string, (...a: number[]) => number>;
+
+  it('a guest handle is good only with its kind\'s tag, not invalid, and live in its type\'s set', () => {
+    const live = [new Set<number>(), new Set<number>(), new Set<number>()];
+    const op = fc.record({ set: fc.boolean(), h: fc.oneof(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 0x0fff_ffff })), t: fc.integer({ min: 0, max: 2 }) });
+    const probe = fc.record({ h: fc.oneof(fc.integer({ min: 0, max: 5000 }), anyU32), kind, t: fc.integer({ min: 0, max: 2 }) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), fc.array(probe, { maxLength: 30 }), (ops, probes) => {
+        for (const o of ops) {
+          if (o.set) {
+            wasm.set(o.h, o.t);
+            live[o.t].add(o.h);
+          } else {
+            wasm.clear(o.h, o.t);
+            live[o.t].delete(o.h);
+          }
+        }
+        for (const p of probes) {
+          const hostHandle = strip(p.h, p.kind);
+          const good = !(p.h & INVALID_BIT) && hostHandle !== undefined && live[p.t].has(hostHandle);
+          expect(wasm.bad(p.h, p.kind, p.t), `${p.h} ${p.kind} ${p.t}`).toBe(good ? 0 : 1);
+        }
+        for (const p of probes) expect(wasm.live(p.h >>> 0, p.t)).toBe(live[p.t].has(p.h >>> 0) ? 1 : 0);
+      }),
+      { seed: 11, numRuns: 300 },
+    );
   });
 });

@@ -4,6 +4,8 @@ import { ADAPTER_MODULE, adapterModule } from '../adapter/build.js';
 import { projectRoot, packageVersion } from '../version.js';
 import { readModuleInterface, renameImports, WasmDecodeError, type WasmModuleInterface } from '../wasm/imports.js';
 import { loadWitxDir, type WitxAbi } from '../witx/index.js';
+import { DEFAULT_TARGET, type AdapterTarget } from '../adapter/target.js';
+import { appendCustomSection } from '../wasm/custom-sections.js';
 import { classifyImport, importLabel, WASI_PREVIEW1 } from './classify.js';
 import { TRAP_MODULE, trapStubs } from './trap-stubs.js';
 import { createRequire } from 'node:module';
@@ -12,7 +14,12 @@ import { join } from 'node:path';
 export interface AdaptOptions {
   /** What to do with imports that are neither hostcalls nor WASI: refuse, or trap when called. */
   unknownImports?: 'error' | 'trap';
+  /** The WIT the adapter speaks (see src/adapter/target.ts); default `subscribe`. */
+  target?: AdapterTarget;
 }
+
+/** The custom section naming the adapter target a component was made for (`witshim inspect`). */
+export const TARGET_SECTION = 'witshim-adapter-target';
 
 /** Input that cannot be adapted; the message is one line for the user. */
 export class AdaptError extends Error {
@@ -59,7 +66,8 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
   });
 
   const variant = iface.exports.some((e) => e.kind === 'function' && e.name === '_start') ? 'command' : 'library';
-  const adapters: Array<[string, Uint8Array]> = [[ADAPTER_MODULE, await adapterModule(variant)]];
+  const target = options.target ?? DEFAULT_TARGET;
+  const adapters: Array<[string, Uint8Array]> = [[ADAPTER_MODULE, await adapterModule(variant, target)]];
   if (iface.imports.some((i) => i.module === WASI_PREVIEW1)) adapters.push([WASI_PREVIEW1, preview1Reactor()]);
   if (unknown.length) adapters.push([TRAP_MODULE, await trapStubs(unknown)]);
 
@@ -70,6 +78,7 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
     throw new AdaptError(`wit-component rejected the module: ${firstLine(err)}`);
   }
   component = await metadataAdd(component, [['processed-by', [['witshim', packageVersion()]]]]);
+  component = appendCustomSection(component, TARGET_SECTION, target);
   // Decoding the component's WIT type-checks it as a whole.
   await componentWit(component);
   return component;

@@ -5,10 +5,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { componentEmbed, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { projectRoot } from '../version.js';
-import { loadWit } from '../wit/load.js';
 import { witSource } from '../wit/source.js';
 import { loadWitxDir } from '../witx/index.js';
 import { generateAdapterWat, type AdapterVariant } from './generate.js';
+import { DEFAULT_TARGET, targetWit, type AdapterTarget } from './target.js';
 import { witViewFor } from './wit-bind.js';
 
 export const ADAPTER_MODULE = 'witshim';
@@ -19,32 +19,34 @@ const WORLDS: Record<AdapterVariant, string> = {
 const BUILD_DIR = join(projectRoot, 'adapter', 'build');
 const generatorDir = dirname(fileURLToPath(import.meta.url));
 
-const memo = new Map<AdapterVariant, Promise<Uint8Array>>();
+const memo = new Map<string, Promise<Uint8Array>>();
 
 /**
- * The adapter core module for `variant`, with its world embedded. Built from `witx/`, `wit/` and
- * the generator on first use and kept in `adapter/build/` under a hash of all of those, so a
- * later process (or `npm run build`) reuses it.
+ * The adapter core module for `variant` and `target`, with its world embedded. Built from
+ * `witx/`, `wit/` and the generator on first use and kept in `adapter/build/` under a hash of all
+ * of those, so a later process (or `npm run build`) reuses it.
  */
-export function adapterModule(variant: AdapterVariant): Promise<Uint8Array> {
-  let pending = memo.get(variant);
+export function adapterModule(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): Promise<Uint8Array> {
+  const key = `${variant}.${target}`;
+  let pending = memo.get(key);
   if (!pending) {
-    pending = loadOrBuild(variant);
-    memo.set(variant, pending);
+    pending = loadOrBuild(variant, target);
+    memo.set(key, pending);
   }
   return pending;
 }
 
-async function loadOrBuild(variant: AdapterVariant): Promise<Uint8Array> {
-  const stem = `adapter.${variant}.${inputsHash(variant).slice(0, 16)}`;
+async function loadOrBuild(variant: AdapterVariant, target: AdapterTarget): Promise<Uint8Array> {
+  const prefix = `adapter.${variant}.${target}.`;
+  const stem = `${prefix}${inputsHash(variant, target).slice(0, 16)}`;
   const file = join(BUILD_DIR, `${stem}.wasm`);
   try {
     return new Uint8Array(readFileSync(file));
   } catch {
-    const { wat, wasm } = await buildAdapter(variant);
+    const { wat, wasm } = await buildAdapter(variant, target);
     try {
       mkdirSync(BUILD_DIR, { recursive: true });
-      for (const old of readdirSync(BUILD_DIR)) if (old.startsWith(`adapter.${variant}.`)) rmSync(join(BUILD_DIR, old), { force: true });
+      for (const old of readdirSync(BUILD_DIR)) if (old.startsWith(prefix)) rmSync(join(BUILD_DIR, old), { force: true });
       // The WAT is kept beside the binary for people who want to read what a hostcall becomes.
       writeFileSync(join(BUILD_DIR, `${stem}.wat`), wat);
       const tmp = `${file}.${process.pid}.tmp`;
@@ -57,10 +59,10 @@ async function loadOrBuild(variant: AdapterVariant): Promise<Uint8Array> {
   }
 }
 
-export async function buildAdapter(variant: AdapterVariant): Promise<{ wat: string; wasm: Uint8Array }> {
+export async function buildAdapter(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): Promise<{ wat: string; wasm: Uint8Array }> {
   const abi = loadWitxDir(join(projectRoot, 'witx'));
-  const resolve = loadWit();
-  const wat = generateAdapterWat(abi, witViewFor(resolve), variant);
+  const resolve = targetWit(target);
+  const wat = generateAdapterWat(abi, witViewFor(resolve), variant, target);
   const core = await assemble(wat);
   const wasm = await componentEmbed({ binary: core, witSource: witSource(resolve), world: WORLDS[variant] });
   return { wat, wasm };
@@ -73,8 +75,8 @@ async function assemble(wat: string): Promise<Uint8Array> {
   return parse(wat);
 }
 
-export function inputsHash(variant: AdapterVariant): string {
-  const h = createHash('sha256').update(variant);
+export function inputsHash(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): string {
+  const h = createHash('sha256').update(variant).update(target);
   for (const dir of [join(projectRoot, 'witx'), join(projectRoot, 'wit'), generatorDir, join(generatorDir, 'mappings')]) {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);

@@ -1,9 +1,12 @@
+import { LiveTypes } from './live.js';
 import type { WHandle, WitFunctionView, WitView, WType } from './wit-view.js';
 
 /** Collects the WIT imports generated code calls, so each is declared once. */
 export class ImportTable {
   private readonly byKey = new Map<string, { id: string; fn: WitFunctionView }>();
   private readonly helpers = new Map<string, string>();
+  /** Resource types whose guest handles the generated code tracks (see live.ts). */
+  readonly live = new LiveTypes();
 
   constructor(private readonly wit: WitView) {}
 
@@ -25,6 +28,11 @@ export class ImportTable {
   /** The `[resource-drop]` intrinsic of a resource, in the interface that defines it. */
   dropId(t: WHandle): string {
     return this.id(`${t.iface}/[resource-drop]${t.resource}`);
+  }
+
+  /** The live-set number of a resource type. */
+  liveId(t: Pick<WHandle, 'iface' | 'resource'>): number {
+    return this.live.id(t);
   }
 
   /** Registers a shared WAT function once (by name) and returns its name. */

@@ -1,9 +1,10 @@
 import type { WitxAbi } from '../witx/index.js';
 import { HAND_WRITTEN } from './generate.js';
-import { generateHostcall } from './hostcall.js';
+import { generateHostcall } from './hostcall/index.js';
 import { ImportTable } from './import-table.js';
 import { MAPPINGS } from './mappings/index.js';
-import { ASYNC_CALLS } from './runtime.js';
+import { asyncCalls } from './async-io.js';
+import { DEFAULT_TARGET } from './target.js';
 import type { WitView } from './wit-view.js';
 
 export interface MappingRow {
@@ -22,10 +23,7 @@ export function mappingTable(abi: WitxAbi, wit: WitView): MappingRow[] {
       const hostcall = `${module.name}#${fn.name}`;
       const imports = new ImportTable(wit);
       if (HAND_WRITTEN.includes(hostcall)) {
-        const refs = fn.name === 'select'
-          ? [ASYNC_CALLS.select, ASYNC_CALLS.selectWithTimeout, ASYNC_CALLS.subscribeCache, ASYNC_CALLS.subscribeReplace, ASYNC_CALLS.subscribeHttpCache, ASYNC_CALLS.dropPollable]
-          : [ASYNC_CALLS.isReady, ASYNC_CALLS.subscribeCache, ASYNC_CALLS.subscribeReplace, ASYNC_CALLS.subscribeHttpCache, ASYNC_CALLS.dropPollable];
-        refs.forEach((r) => imports.id(r));
+        asyncCalls(fn.name === 'select' ? 'select' : 'is_ready', DEFAULT_TARGET).forEach((r) => imports.id(r));
         rows.push({ hostcall, calls: imports.keys() });
         continue;
       }

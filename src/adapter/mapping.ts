@@ -81,6 +81,12 @@ export interface CustomEnv {
   abi: WitxAbi;
   wit: WitView;
   view: (ref: string) => WitFunctionView;
+  /**
+   * The checks for guest handles the body passes to WIT function `ref`: `args` names the core
+   * param given for each WIT param (undefined: not a guest handle). Each check returns `badf`
+   * for a handle of the wrong tag kind or not live as that param's resource type (see live.ts).
+   */
+  handleChecks: (ref: string, args: Array<string | undefined>) => string[];
 }
 
 export interface UnsupportedMapping {

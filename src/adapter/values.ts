@@ -7,8 +7,12 @@ import type { WitView, WType } from './wit-view.js';
  * WIT type, so it can be lowered either flat (as call arguments) or into memory.
  */
 export type Val =
-  /** `resource`: the local of a resource this hostcall made, consumed when passed as `own`. */
-  | { k: 'leaf'; expr: string; core: CoreType; resource?: string }
+  /**
+   * `resource`: the local of a resource this hostcall made, consumed when passed as `own`.
+   * `guest`: the live-set type of a guest handle (`expr` is the host handle), cleared when
+   * passed as `own`.
+   */
+  | { k: 'leaf'; expr: string; core: CoreType; resource?: string; guest?: number }
   | { k: 'list'; ptr: string; len: string }
   | { k: 'fields'; vals: Val[] }
   | { k: 'option'; disc: string; some?: Val }

@@ -3,7 +3,7 @@ export type CoreType = 'i32' | 'i64' | 'f32' | 'f64';
 /** One exported core function under construction: its params, locals and body lines. */
 export class FnBuilder {
   private readonly locals: Array<[string, CoreType]> = [];
-  private readonly lines: string[] = [];
+  private readonly lines: Array<string | string[]> = [];
   private counter = 0;
 
   constructor(
@@ -22,6 +22,18 @@ export class FnBuilder {
     this.lines.push(...lines);
   }
 
+  /** True when `expr` reads a local of this function (not a param): its value depends on where it runs. */
+  readsLocals(expr: string): boolean {
+    return [...expr.matchAll(/\(local\.get (\$[\w.-]+)\)/g)].some((m) => this.locals.some(([id]) => id === m[1]));
+  }
+
+  /** A place in the body, here, that lines pushed to the returned array fill later. */
+  hole(): string[] {
+    const lines: string[] = [];
+    this.lines.push(lines);
+    return lines;
+  }
+
   toWat(): string {
     const params = this.params.map((p) => `(param ${p.id} ${p.core})`).join(' ');
     const result = this.result ? ` (result ${this.result})` : '';
@@ -29,7 +41,7 @@ export class FnBuilder {
     return [
       `  (func (export ${JSON.stringify(this.exportName)}) ${params}${result}`,
       locals ? `    ${locals}` : '',
-      ...this.lines.map((l) => `    ${l}`),
+      ...this.lines.flat().map((l) => `    ${l}`),
       '  )',
     ]
       .filter(Boolean)

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { componentWit, metadataShow } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { inspectModule } from '../adapt/index.js';
+import { inspectModule, TARGET_SECTION } from '../adapt/index.js';
+import { readCustomSection } from '../wasm/custom-sections.js';
 import { classifyImport, importLabel } from '../adapt/classify.js';
 import { wasmKind } from '../server/artifacts.js';
 import { projectRoot } from '../version.js';
@@ -28,6 +29,8 @@ export interface ComponentReport {
   imports: string[];
   exports: string[];
   producedByWitshim: boolean;
+  /** The adapter target (`subscribe` or `published`) of a module witshim adapted. */
+  adapterTarget?: string;
 }
 
 export type InspectReport = ModuleReport | ComponentReport;
@@ -62,5 +65,6 @@ async function inspectComponent(bytes: Uint8Array): Promise<ComponentReport> {
   const imports = lines.filter((l) => l.startsWith('import ')).map((l) => l.slice(7).replace(/;$/, ''));
   const exports = lines.filter((l) => l.startsWith('export ')).map((l) => l.slice(7).replace(/;$/, ''));
   const metadata = await metadataShow(bytes);
-  return { kind: 'component', imports, exports, producedByWitshim: JSON.stringify(metadata).includes('"witshim"') };
+  const adapterTarget = readCustomSection(bytes, TARGET_SECTION);
+  return { kind: 'component', imports, exports, producedByWitshim: JSON.stringify(metadata).includes('"witshim"'), ...(adapterTarget ? { adapterTarget } : {}) };
 }

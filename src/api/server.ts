@@ -9,6 +9,7 @@ import { guestEnvironment, requestId, startDevServer, type DevServer } from '../
 import { Services } from '../server/services/index.js';
 import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
 import { loadApp, type AppSource } from './app.js';
+import type { AdapterTarget } from '../adapter/target.js';
 import { resolveConfig, type ConfigOptions, type ConfigSource } from './config.js';
 
 export type { Logger, TlsIdentity };
@@ -29,6 +30,11 @@ export interface ServerOptions extends ConfigOptions {
   /** Treat guest stdout / stderr as log endpoints named `stdout` / `stderr`. */
   logStdout?: boolean;
   logStderr?: boolean;
+  /**
+   * The WIT a legacy module's adapter speaks: `subscribe` (default: this project's, which
+   * witshim serves) or `published` (`fastly:compute@0.1.0` as published: `step`, no `subscribe`).
+   */
+  target?: AdapterTarget;
 }
 
 export interface ListenOptions {
@@ -63,6 +69,8 @@ export interface ServerCore {
   logger: Logger;
   maxWorkers?: number;
   dispatch?: BackendDispatch;
+  /** The adapter target legacy modules are adapted for, on load and on reload. */
+  target?: AdapterTarget;
 }
 
 /** A server with the in-process exchange exposed: the harness gives each request a logger of its own. */
@@ -80,7 +88,7 @@ export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' |
  */
 export async function createServer(app: AppSource, options: ServerOptions = {}): Promise<Server> {
   const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
-  return startServerCore({ artifacts: await loadApp(app), config, logger: fullLogger(options), maxWorkers: options.maxWorkers }, options);
+  return startServerCore({ artifacts: await loadApp(app, options.target), config, logger: fullLogger(options), maxWorkers: options.maxWorkers, target: options.target }, options);
 }
 
 export async function startServerCore(core: ServerCore, options: ConfigOptions = {}): Promise<CoreServer> {
@@ -120,7 +128,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       return server.exchange(new Request(target, init)).response;
     },
     async reload(app, source) {
-      const nextArtifacts = app === undefined ? artifacts : await loadApp(app);
+      const nextArtifacts = app === undefined ? artifacts : await loadApp(app, core.target);
       const nextConfig = source === undefined ? config : resolveConfig(source, { ...options, appPath: typeof app === 'string' ? app : undefined });
       const next = new WorkerPool(nextArtifacts, nextConfig, core.maxWorkers);
       await next.warm();
@@ -166,7 +174,7 @@ export interface RunResult {
  */
 export async function runOnce(app: AppSource, args: string[] = [], options: RunOptions = {}): Promise<RunResult> {
   const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
-  const pool = new WorkerPool(await loadApp(app), config, 1);
+  const pool = new WorkerPool(await loadApp(app, options.target), config, 1);
   const services = new Services(config);
   const logger = fullLogger(options);
   const out = { stdout: options.stdout ?? ((text: string) => void process.stdout.write(text)), stderr: options.stderr ?? ((text: string) => void process.stderr.write(text)) };

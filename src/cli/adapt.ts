@@ -1,12 +1,22 @@
 import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { adapt, AdaptError } from '../adapt/index.js';
+import { ADAPTER_TARGETS, DEFAULT_TARGET, isAdapterTarget, type AdapterTarget } from '../adapter/target.js';
 import { UsageError } from './errors.js';
 
 interface AdaptCliOptions {
   output: string;
   unknownImports: 'error' | 'trap';
+  target: string;
 }
+
+/** `--target`, checked: the WIT the adapter is generated against. */
+export function parseTarget(value: string): AdapterTarget {
+  if (!isAdapterTarget(value)) throw new UsageError(`--target must be ${ADAPTER_TARGETS.map((t) => `"${t}"`).join(' or ')}, not "${value}"`);
+  return value;
+}
+
+export const TARGET_HELP = 'the WIT the adapter speaks: "subscribe" (this project\'s, for witshim serve) or "published" (fastly:compute@0.1.0 as published, for other hosts)';
 
 export function registerAdapt(program: Command): void {
   program
@@ -15,15 +25,17 @@ export function registerAdapt(program: Command): void {
     .argument('<in.wasm>', 'the legacy module')
     .requiredOption('-o, --output <out.wasm>', 'where to write the component')
     .option('--unknown-imports <mode>', 'imports outside the ABI: "error" refuses, "trap" builds stubs that trap when called', 'error')
+    .option('--target <target>', TARGET_HELP, DEFAULT_TARGET)
     .action(async (input: string, opts: AdaptCliOptions) => {
       if (opts.unknownImports !== 'error' && opts.unknownImports !== 'trap') {
         throw new UsageError(`--unknown-imports must be "error" or "trap", not "${opts.unknownImports}"`);
       }
+      const target = parseTarget(opts.target);
       const bytes = readInput(input);
       const started = Date.now();
       let component: Uint8Array;
       try {
-        component = await adapt(bytes, { unknownImports: opts.unknownImports });
+        component = await adapt(bytes, { unknownImports: opts.unknownImports, target });
       } catch (err) {
         if (err instanceof AdaptError) throw new UsageError(`${input}: ${err.message}`);
         throw err;

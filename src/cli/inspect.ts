@@ -26,6 +26,7 @@ function render(report: InspectReport): string {
   if (report.kind === 'component') {
     return [
       `component${report.producedByWitshim ? ' (produced by witshim)' : ''}`,
+      ...(report.adapterTarget ? [`adapter target: ${report.adapterTarget}`] : []),
       `imports (${report.imports.length}):`,
       ...report.imports.map((i) => `  ${i}`),
       `exports (${report.exports.length}):`,

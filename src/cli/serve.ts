@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { findConfigFile } from '../api/config.js';
 import { createServer, fullLogger, type ListenOptions, type Server } from '../api/server.js';
 import type { Logger } from '../server/logger.js';
+import { DEFAULT_TARGET } from '../adapter/target.js';
+import { parseTarget, TARGET_HELP } from './adapt.js';
 import { UsageError } from './errors.js';
 
 interface ServeFlags {
@@ -16,6 +18,7 @@ interface ServeFlags {
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
+  target: string;
 }
 
 function readPem(flag: string, path: string): string {
@@ -71,13 +74,15 @@ export function registerServe(program: Command): void {
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--tls-client-ca <file>', 'PEM CA certificates to verify client certificates against')
+    .option('--target <target>', `legacy modules only: ${TARGET_HELP}`, DEFAULT_TARGET)
     .action(async (app: string, flags: ServeFlags) => {
       const { host, port } = parseAddress(flags.addr);
       const tls = tlsFlags(flags);
+      const target = parseTarget(flags.target);
       const logger = fullLogger(flags);
       // The file found without -C is the one watched and re-read on reload.
       const configPath = configFlag(flags.config) ?? findConfigFile(app);
-      const server = await createServer(app, { config: configPath, logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
+      const server = await createServer(app, { config: configPath, target, logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
       const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
         await server.close();
         if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new UsageError(`cannot listen on ${flags.addr}: ${err.code}`);

@@ -7,6 +7,7 @@ import { transpile } from '@bytecodealliance/jco';
 import { packageVersion } from '../version.js';
 import { GLUE_REWRITES, optimizeGlue } from './glue.js';
 import type { GuestArtifacts } from './pool.js';
+import type { AdapterTarget } from '../adapter/target.js';
 
 export type WasmKind = 'module' | 'component';
 
@@ -51,13 +52,13 @@ function publishDirectory(target: string, files: Record<string, Uint8Array>): vo
 }
 
 /** Adapts a legacy core module into a component, cached by content hash. */
-async function adaptCached(bytes: Uint8Array, root: string): Promise<Uint8Array> {
+async function adaptCached(bytes: Uint8Array, root: string, target: AdapterTarget): Promise<Uint8Array> {
   // The adapter is only needed for legacy modules; components never load it.
   const [{ adapt }, { inputsHash }] = await Promise.all([import('../adapt/index.js'), import('../adapter/build.js')]);
   // The adapter's inputs are part of the key: mappings change between releases of the same version.
-  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), inputsHash('command'), inputsHash('library'))}.wasm`);
+  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), target, inputsHash('command', target), inputsHash('library', target))}.wasm`);
   if (existsSync(file)) return readFileSync(file);
-  const component = await adapt(bytes, { unknownImports: 'trap' });
+  const component = await adapt(bytes, { unknownImports: 'trap', target });
   mkdirSync(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
   writeFileSync(temp, component);
@@ -70,10 +71,10 @@ async function adaptCached(bytes: Uint8Array, root: string): Promise<Uint8Array>
  * jco-transpiled JS (sync instantiation, imports supplied by the host) and its compiled core
  * modules. Adapted and transpiled output is cached on disk by content hash.
  */
-export async function prepareGuest(bytes: Uint8Array, root = cacheRoot()): Promise<GuestArtifacts> {
+export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), target: AdapterTarget = 'subscribe'): Promise<GuestArtifacts> {
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
-  const component = kind === 'module' ? await adaptCached(bytes, root) : bytes;
+  const component = kind === 'module' ? await adaptCached(bytes, root, target) : bytes;
   const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
     const { files } = await transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true });

@@ -18,7 +18,7 @@ import {
   uap,
 } from './misc.js';
 
-/** Every legacy module's hostcalls (except `fastly_async_io`, written by hand in runtime.ts). */
+/** Every legacy module's hostcalls (except `fastly_async_io`, written by hand in async-io.ts). */
 export const MAPPINGS: Readonly<Record<string, Record<string, Mapping>>> = {
   fastly_abi: abi,
   fastly_uap: uap,

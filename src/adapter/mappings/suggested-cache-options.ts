@@ -1,5 +1,4 @@
 import { resolveType, witxLayout } from '../../witx/index.js';
-import { HandleKind } from '../handle-tags.js';
 import { MappingError } from '../mapping.js';
 import { errorStatusFn, kebab } from '../names.js';
 import type { CustomEnv, CustomMapping } from '../mapping.js';
@@ -74,8 +73,7 @@ class Writer {
     const buflen = b.local('i32', 'buflen');
     b.emit(
       '(call $scratch_reset)',
-      `(if (call $wrong_kind (local.get $handle) (i32.const ${HandleKind.HttpCacheEntry})) (then (return (i32.const ${Status.badf}))))`,
-      `(if (call $wrong_kind (local.get $response) (i32.const ${HandleKind.Other})) (then (return (i32.const ${Status.badf}))))`,
+      ...this.env.handleChecks(open.ref, ['handle', 'response']),
       `(local.set ${ret} (call $alloc (i32.const ${lay.size}) (i32.const ${lay.align})))`,
       `(call ${this.id(open.ref)} (call $strip (local.get $handle)) (local.get $response) (local.get ${ret}))`,
       `(if (i32.load8_u (local.get ${ret})) (then (return (call ${status} (i32.add (local.get ${ret}) (i32.const ${lay.payloadOffset})) (i32.const 0)))))`,
