@@ -14,6 +14,9 @@ import { cacheService } from './cache.js';
 import { erlService } from './erl.js';
 import { kvService } from './kv.js';
 import { alongsideCoreCache } from './http-cache.js';
+import { EMPTY_VIEW, type CacheView, type KvView, type ServicesView } from './view.js';
+
+export type * from './view.js';
 
 /** Where the worker's writes to a streaming body go (the same calls `OutboundBody` takes). */
 export interface BodySink {
@@ -52,6 +55,10 @@ export interface ServiceModule<Methods extends ServiceMethodName = ServiceMethod
   endRequest?(requestId: string): void;
   /** The server is closing: stop timers. */
   close?(): void;
+  /** Its part of the read-only view on the server's state (`Services.view()`). */
+  view?: { kv?: KvView; cache?: Partial<CacheView> };
+  /** Removes (hard) or marks stale (soft) every cached object carrying `surrogateKey`; how many. */
+  purge?(surrogateKey: string, soft: boolean): number;
 }
 
 /** A call as the dispatcher sees it: the method table is typed, the crossing is not. */
@@ -108,6 +115,31 @@ export class Services {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * A read-only view on the live state (KV entries, cached objects), read anew on each call:
+   * what a test asserts on after a request. Reading changes nothing a guest sees.
+   */
+  view(): ServicesView {
+    const part = <K extends keyof ServicesView>(name: K): Array<NonNullable<ServiceModule['view']>[K]> => this.modules.map((module) => module.view?.[name]).filter((found) => found !== undefined);
+    const kv = part('kv');
+    const cache = part('cache');
+    return {
+      kv: {
+        stores: () => kv.flatMap((view) => view!.stores()),
+        entries: (store) => kv.map((view) => view!.entries(store)).find((found) => found !== undefined),
+      },
+      cache: {
+        core: () => cache.flatMap((view) => view!.core?.() ?? EMPTY_VIEW.cache.core()),
+        http: () => cache.flatMap((view) => view!.http?.() ?? EMPTY_VIEW.cache.http()),
+      },
+    };
+  }
+
+  /** Purges a surrogate key from every cache, as `purge.surrogate-key` does for a guest; how many objects it reached. */
+  purge(surrogateKey: string, options: { soft?: boolean } = {}): number {
+    return this.modules.reduce((count, module) => count + (module.purge?.(surrogateKey, options.soft ?? false) ?? 0), 0);
   }
 
   endRequest(requestId: string): void {
