@@ -18,7 +18,7 @@ import {
   type KvMethods,
 } from '../../host/services/kv.js';
 import { ServiceError, type ServiceFactory } from './index.js';
-import { utf8Text, type KvEntryView, type KvView } from './view.js';
+import { copyBytes, utf8Text, type KvEntryView, type KvView } from './view.js';
 
 /** Milliseconds since some fixed point; injected so tests can move time without sleeping. */
 export type Clock = () => number;
@@ -149,7 +149,7 @@ export class KvStores {
         for (const key of [...store.keys()].sort()) {
           const stored = store.get(key)!;
           if (stored.expiresAt !== undefined && now >= stored.expiresAt) continue;
-          const value = stored.value.slice();
+          const value = copyBytes(stored.value);
           entries[key] = {
             value,
             text: utf8Text(value),

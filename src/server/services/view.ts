@@ -89,9 +89,14 @@ const text = new TextDecoder();
 /** `bytes` as UTF-8, with replacement characters where they are not. */
 export const utf8Text = (bytes: Uint8Array): string => text.decode(bytes);
 
+/**
+ * A plain copy: what a test holds must not alias what the store serves (a Buffer's `slice`
+ * would share its memory, and a Buffer compares unequal to the Uint8Array a test expects).
+ */
+export const copyBytes = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes);
+
 export function completeBody(bytes: Uint8Array): BodyView {
-  // A copy: what the test holds must not alias what the store serves.
-  const copy = bytes.slice();
+  const copy = copyBytes(bytes);
   return { state: 'complete', bytes: copy, text: utf8Text(copy) };
 }
 

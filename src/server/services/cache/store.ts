@@ -44,7 +44,7 @@ import {
   type StoreWriteOptions,
 } from './object.js';
 import { VaryRule } from './vary.js';
-import { completeBody, utf8Text, type BodyView, type CoreCacheObjectView } from '../view.js';
+import { completeBody, copyBytes, utf8Text, type BodyView, type CoreCacheObjectView } from '../view.js';
 
 // The store's API includes the object model.
 export * from './object.js';
@@ -294,7 +294,7 @@ export class CacheStore {
           key: utf8Text(keyBytes),
           keyBytes,
           varyRule: object.varyRule.id,
-          userMetadata: object.options.userMetadata.slice(),
+          userMetadata: copyBytes(object.options.userMetadata),
           body: bodyView(object.body),
           ageNs: object.ageNs(now),
           maxAgeNs: object.effectiveMaxAgeNs(),
