@@ -465,7 +465,7 @@ export function alongsideCoreCache<M extends ServiceMethodName>(core: ServiceFac
         http.module.endRequest!(requestId);
       },
       close: () => coreModule.close?.(),
-      view: { kv: coreModule.view?.kv, cache: { core: coreModule.view?.cache?.core, http: http.view } },
+      view: { ...coreModule.view, cache: { ...coreModule.view?.cache, http: http.view } },
       // The core service checks the key (one surrogate key, visible ASCII) before either store is touched.
       purge: (surrogateKey, soft) => (coreModule.purge?.(surrogateKey, soft) ?? 0) + http.purge(surrogateKey.trim(), soft),
     };

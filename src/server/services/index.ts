@@ -14,9 +14,7 @@ import { cacheService } from './cache.js';
 import { erlService } from './erl.js';
 import { kvService } from './kv.js';
 import { alongsideCoreCache } from './http-cache.js';
-import { EMPTY_VIEW, type CacheView, type KvView, type ServicesView } from './view.js';
-
-export type * from './view.js';
+import type { CacheView, KvView, ServicesView } from './view.js';
 
 /** Where the worker's writes to a streaming body go (the same calls `OutboundBody` takes). */
 export interface BodySink {
@@ -56,9 +54,15 @@ export interface ServiceModule<Methods extends ServiceMethodName = ServiceMethod
   /** The server is closing: stop timers. */
   close?(): void;
   /** Its part of the read-only view on the server's state (`Services.view()`). */
-  view?: { kv?: KvView; cache?: Partial<CacheView> };
+  view?: ServiceViewPart;
   /** Removes (hard) or marks stale (soft) every cached object carrying `surrogateKey`; how many. */
   purge?(surrogateKey: string, soft: boolean): number;
+}
+
+/** What one service module adds to `Services.view()`: a module shows only the state it holds. */
+export interface ServiceViewPart {
+  kv?: KvView;
+  cache?: Partial<CacheView>;
 }
 
 /** A call as the dispatcher sees it: the method table is typed, the crossing is not. */
@@ -122,17 +126,17 @@ export class Services {
    * what a test asserts on after a request. Reading changes nothing a guest sees.
    */
   view(): ServicesView {
-    const part = <K extends keyof ServicesView>(name: K): Array<NonNullable<ServiceModule['view']>[K]> => this.modules.map((module) => module.view?.[name]).filter((found) => found !== undefined);
-    const kv = part('kv');
-    const cache = part('cache');
+    const parts = this.modules.flatMap((module) => (module.view ? [module.view] : []));
+    const kv = parts.flatMap((part) => (part.kv ? [part.kv] : []));
+    const cache = parts.flatMap((part) => (part.cache ? [part.cache] : []));
     return {
       kv: {
-        stores: () => kv.flatMap((view) => view!.stores()),
-        entries: (store) => kv.map((view) => view!.entries(store)).find((found) => found !== undefined),
+        stores: () => kv.flatMap((part) => part.stores()).sort(),
+        entries: (store) => kv.map((part) => part.entries(store)).find((found) => found !== undefined),
       },
       cache: {
-        core: () => cache.flatMap((view) => view!.core?.() ?? EMPTY_VIEW.cache.core()),
-        http: () => cache.flatMap((view) => view!.http?.() ?? EMPTY_VIEW.cache.http()),
+        core: () => cache.flatMap((part) => part.core?.() ?? []),
+        http: () => cache.flatMap((part) => part.http?.() ?? []),
       },
     };
   }

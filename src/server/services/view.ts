@@ -2,7 +2,8 @@
  * A read-only view on a server's services, for tests and tools: the live contents of the KV
  * stores and the caches, copied out at the moment they are asked for. Reading never changes
  * the state a guest sees: no hit is counted, no expired entry is dropped, no body is consumed.
- * Each service module contributes its part (`ServiceModule.view`); `Services.view()` joins them.
+ * Each service module contributes its part (`ServiceModule.view`); `Services.view()` joins them,
+ * and a part no module contributes reads as empty.
  */
 
 /** A body at the moment it is looked at: a closed set, so tests can `switch` on `state`. */
@@ -99,9 +100,3 @@ export function completeBody(bytes: Uint8Array): BodyView {
   const copy = copyBytes(bytes);
   return { state: 'complete', bytes: copy, text: utf8Text(copy) };
 }
-
-/** The parts no module contributes show as empty (a server without that service). */
-export const EMPTY_VIEW: ServicesView = {
-  kv: { stores: () => [], entries: () => undefined },
-  cache: { core: () => [], http: () => [] },
-};
