@@ -24,7 +24,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 const consumer = `
 import { readFileSync } from 'node:fs';
 import { abi, adapt, createServer, inspect, runOnce, type Server } from 'witshim';
-import { createTestServer } from 'witshim/test';
+import { createTestServer, type BodyView, type KvEntryView } from 'witshim/test';
 
 const legacy = new Uint8Array(readFileSync(process.argv[2]!));
 const component = await adapt(legacy);
@@ -37,6 +37,17 @@ await server.close();
 const harness = await createTestServer(legacy);
 const inProcess = await harness.fetch('/');
 const inProcessBody = await inProcess.text();
+// The state accessors' types ship with the package: a body's state is a union to switch on.
+const kvEntries: Record<string, KvEntryView> | undefined = harness.kv('none');
+const describeBody = (body: BodyView): string => {
+  switch (body.state) {
+    case 'complete':
+      return body.text;
+    case 'writing':
+      return String(body.received);
+  }
+};
+const cached = harness.cache.objects().map((object) => describeBody(object.body));
 await harness.close();
 console.log(JSON.stringify({
   kind: report.kind,
@@ -46,6 +57,7 @@ console.log(JSON.stringify({
   inProcess: [inProcess.status, inProcess.headers.get('x-guest'), inProcessBody],
   witxModules: abi().witx.length,
   runOnce: typeof runOnce,
+  state: [kvEntries === undefined, harness.cache.keys(), cached],
 }));
 `;
 
@@ -97,6 +109,7 @@ describe('the packed package', () => {
       inProcess: [200, 'c-hello', 'hello from C'],
       witxModules: 24,
       runOnce: 'function',
+      state: [true, [], []],
     });
     expect(readFileSync(join(installed, 'package.json'), 'utf8')).toContain('"./test"');
   });

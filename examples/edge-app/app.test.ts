@@ -1,5 +1,6 @@
 // Tests the edge app in process with witshim/test: function backends, stores given as objects,
-// log endpoint lines and guest output per request, a fresh server per test.
+// log endpoint lines and guest output per request, KV and core-cache contents after a request,
+// a fresh server per test.
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestServer, type TestServer } from 'witshim/test';
@@ -9,6 +10,8 @@ let app: string;
 let server: TestServer;
 /** What the `api` backend was asked, per test. */
 let apiRequests: Array<{ method: string; path: string; authorization: string | null; body: string }>;
+/** Paths the `origin` backend was asked for, per test. */
+let originRequests: string[];
 
 beforeAll(async () => {
   // js-compute-runtime turns app.js into a legacy module (cached by source hash).
@@ -17,6 +20,7 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   apiRequests = [];
+  originRequests = [];
   server = await createTestServer(app, {
     backends: {
       api: async (request) => {
@@ -26,9 +30,15 @@ beforeEach(async () => {
       },
       // A dynamic backend reaches a function by its host.
       'weather.example.net': () => new Response('sunny'),
+      origin: (request) => {
+        const path = new URL(request.url).pathname;
+        originRequests.push(path);
+        return new Response(`<h1>${path.slice('/pages/'.length)}</h1>`);
+      },
     },
     configStores: { settings: { greeting: 'hello from the edge' } },
     secretStores: { credentials: { 'api-token': 's3cret' } },
+    kvStores: { notes: { welcome: { data: 'hello', metadata: '{"by":"seed"}' } } },
   });
 });
 
@@ -68,6 +78,56 @@ describe('the edge app', { timeout: 30_000 }, () => {
     expect(server.lastRequest?.errors).toEqual([]);
   });
 
+  it('reads a seeded KV entry, and the test sees what the app wrote', async () => {
+    const seeded = await server.fetch('/notes/welcome');
+    expect(await seeded.text()).toBe('hello');
+    expect(seeded.headers.get('x-note-metadata')).toBe('{"by":"seed"}');
+
+    const put = await server.fetch('/notes/todo', { method: 'PUT', body: 'buy milk', headers: { 'x-user': 'alice' } });
+    expect(put.status).toBe(204);
+    await server.settled();
+
+    const notes = server.kv('notes')!;
+    expect(Object.keys(notes)).toEqual(['todo', 'welcome']);
+    expect(notes.todo).toMatchObject({ text: 'buy milk', metadata: '{"by":"alice"}' });
+    expect(notes.todo!.value).toEqual(new TextEncoder().encode('buy milk'));
+    expect(notes.todo!.expires).toBeUndefined();
+    // Each write makes a new generation.
+    expect(notes.todo!.generation).not.toBe(notes.welcome!.generation);
+    expect(notes.welcome).toMatchObject({ text: 'hello', metadata: '{"by":"seed"}' });
+    expect(server.logs('events')).toEqual(['GET /notes/welcome', 'PUT /notes/todo', 'stored note todo']);
+
+    // The next request reads what the last one wrote.
+    expect(await (await server.fetch('/notes/todo')).text()).toBe('buy milk');
+    expect(server.kv('missing')).toBeUndefined();
+  });
+
+  it('serves pages through the core cache, and the test sees the cached object', async () => {
+    const first = await server.fetch('/pages/home');
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    expect(await first.text()).toBe('<h1>home</h1>');
+    await server.settled();
+
+    expect(server.cache.keys()).toEqual(['page:home']);
+    const cached = server.cache.get('page:home')!;
+    expect(cached).toMatchObject({ kind: 'core', stale: false, hits: 0n, maxAgeNs: 60_000_000_000n, surrogateKeys: ['pages', 'page-home'] });
+    expect(cached.body).toMatchObject({ state: 'complete', text: '<h1>home</h1>' });
+
+    const second = await server.fetch('/pages/home');
+    expect(second.headers.get('x-cache')).toBe('HIT');
+    expect(await second.text()).toBe('<h1>home</h1>');
+    await server.settled();
+    expect(originRequests).toEqual(['/pages/home']);
+    expect(server.cache.get('page:home')!.hits).toBe(1n);
+    expect(server.logs('events')).toEqual(['GET /pages/home', 'cache miss page:home', 'GET /pages/home', 'cache hit page:home']);
+
+    // A purge by surrogate key empties the cache: the next request goes to the origin again.
+    expect(server.purge('page-home')).toBe(1);
+    expect(server.cache.keys()).toEqual([]);
+    expect((await server.fetch('/pages/home')).headers.get('x-cache')).toBe('MISS');
+    expect(originRequests).toEqual(['/pages/home', '/pages/home']);
+  });
+
   it('keeps each server to itself', async () => {
     const other = await createTestServer(app, { configStores: { settings: { greeting: 'bonjour' } } });
     try {
@@ -77,6 +137,12 @@ describe('the edge app', { timeout: 30_000 }, () => {
       await Promise.all([server.settled(), other.settled()]);
       expect(server.requests).toHaveLength(1);
       expect(other.logs('events')).toEqual(['GET /']);
+      // KV and cache state is per server too.
+      await server.fetch('/notes/mine', { method: 'PUT', body: 'only here' });
+      await server.settled();
+      expect(server.kv('notes')!.mine?.text).toBe('only here');
+      expect(other.kv('notes')).toBeUndefined();
+      expect(other.cache.keys()).toEqual([]);
     } finally {
       await other.close();
     }

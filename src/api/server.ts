@@ -76,6 +76,8 @@ export interface ServerCore {
 /** A server with the in-process exchange exposed: the harness gives each request a logger of its own. */
 export interface CoreServer extends Server {
   exchange(request: Request, logger?: Logger): InProcessExchange;
+  /** The stateful services new requests use now (a reload that changed the config swaps them). */
+  readonly services: Services;
 }
 
 export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' | 'logStderr'>): Logger {
@@ -110,6 +112,9 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
   const server: CoreServer = {
     get url() {
       return http?.url;
+    },
+    get services() {
+      return services;
     },
     async listen(listen = {}) {
       if (closed) throw new Error('the server is closed');

@@ -1,17 +1,19 @@
 /**
  * `witshim/test`: a harness for testing Fastly Compute apps from any test runner. Each server
  * runs the app in worker threads of this process; `fetch` serves a request without a socket,
- * backends can be JavaScript functions, stores are given as objects and stay readable, and each
- * request's log endpoint lines and guest output are captured.
+ * backends can be JavaScript functions, stores are given as objects, the KV stores' and caches'
+ * live contents are readable after a request, and each request's log endpoint lines and guest
+ * output are captured.
  */
-import { DEFAULT_TIMEOUTS, type AclEntry, type BackendSpec, type HostConfig, type KvEntry } from '../host/config.js';
+import { DEFAULT_TIMEOUTS, type AclEntry, type BackendSpec, type HostConfig } from '../host/config.js';
 import { loadApp, type AppSource } from '../api/app.js';
 import { resolveConfig, type ConfigSource } from '../api/config.js';
 import { startServerCore, type CoreServer, type Server } from '../api/server.js';
 import { functionBackends, type BackendFunction } from '../server/function-backend.js';
 import { consoleLogger, type Logger } from '../server/logger.js';
+import type { BodyView, CacheObjectView, CoreCacheObjectView, HttpCacheObjectView, KvEntryView } from '../server/services/view.js';
 
-export type { BackendFunction };
+export type { BackendFunction, BodyView, CacheObjectView, CoreCacheObjectView, HttpCacheObjectView, KvEntryView };
 
 /** A backend reached over the network: its URL (as `url` in `fastly.toml`), or that and its options. */
 export type UrlBackend = string | { url: string; overrideHost?: string; caCertificate?: string };
@@ -56,12 +58,16 @@ export interface TestRequest {
   finished: Promise<{ outcome: 'ok' | 'guest-error' | 'trap'; message?: string }>;
 }
 
-/** The stores the server was given, as live objects (the same the host serves from). */
+/**
+ * The server's stores: the read-only ones as the objects the host serves from; KV stores as
+ * their live contents (what guests inserted, deleted or let expire), copied out on each call.
+ */
 export interface TestStores {
   dictionary(name: string): Record<string, string> | undefined;
   configStore(name: string): Record<string, string> | undefined;
   secretStore(name: string): Record<string, Uint8Array> | undefined;
-  kv(name: string): Record<string, KvEntry> | undefined;
+  /** The live entries of a KV store, key → entry (in key order); `undefined` when there is no such store. */
+  kv(name: string): Record<string, KvEntryView> | undefined;
   geolocation: HostConfig['geolocation'];
   acl(name: string): AclEntry[] | undefined;
 }
@@ -75,9 +81,28 @@ export interface TestServer extends Server {
   logs(endpoint?: string): string[];
   stores: TestStores;
   /** Shorthand for `stores.kv(name)`. */
-  kv(name: string): Record<string, KvEntry> | undefined;
+  kv(name: string): Record<string, KvEntryView> | undefined;
+  /** The live contents of the core cache and the HTTP cache. */
+  cache: TestCache;
+  /** Purges a surrogate key from both caches as the purge API does (soft: marks stale); how many objects it reached. */
+  purge(surrogateKey: string, options?: { soft?: boolean }): number;
   /** Resolves once every request so far has finished (guest done, lines captured). */
   settled(): Promise<void>;
+}
+
+/**
+ * The caches as they stand, copied out on each call. Reading counts no hit and drops nothing,
+ * so asserting does not change what the next request finds.
+ */
+export interface TestCache {
+  /** Keys of the live core-cache objects, as UTF-8 text, sorted, each once. */
+  keys(): string[];
+  /** The core-cache object a lookup for `key` tries first (its newest Vary rule), if any is live. */
+  get(key: string | Uint8Array): CoreCacheObjectView | undefined;
+  /** Every live core-cache object, each variant separately. */
+  objects(): CoreCacheObjectView[];
+  /** Every live object of the HTTP cache (responses a readthrough `send` or the guest's HTTP cache calls stored). */
+  http(): HttpCacheObjectView[];
 }
 
 const bytes = (value: string | Uint8Array) => (typeof value === 'string' ? new TextEncoder().encode(value) : value);
@@ -152,9 +177,21 @@ export async function createTestServer(app: AppSource, options: TestServerOption
     dictionary: (name) => config.dictionaries[name],
     configStore: (name) => config.configStores[name],
     secretStore: (name) => config.secretStores[name],
-    kv: (name) => config.kvStores[name],
+    // The server's current services: a reload that changed the config swaps them.
+    kv: (name) => core.services.view().kv.entries(name),
     geolocation: config.geolocation,
     acl: (name) => config.acls[name],
+  };
+
+  const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+  const cache: TestCache = {
+    keys: () => [...new Set(core.services.view().cache.core().map((object) => object.key))].sort(),
+    get: (key) => {
+      const wanted = bytes(key);
+      return core.services.view().cache.core().find((object) => sameBytes(object.keyBytes, wanted));
+    },
+    objects: () => core.services.view().cache.core(),
+    http: () => core.services.view().cache.http(),
   };
 
   return {
@@ -174,6 +211,8 @@ export async function createTestServer(app: AppSource, options: TestServerOption
     logs: (endpoint) => requests.flatMap((request) => request.logs.filter((entry) => endpoint === undefined || entry.endpoint === endpoint).map((entry) => entry.line)),
     stores,
     kv: (name) => stores.kv(name),
+    cache,
+    purge: (surrogateKey, options) => core.services.purge(surrogateKey, options),
     settled: async () => {
       await Promise.all(requests.map((request) => request.finished));
     },

@@ -40,6 +40,13 @@ const storeOptions = (options: CacheWriteOptions): StoreWriteOptions => options;
 
 let purgeSequence = 0;
 
+/** A purge names exactly one surrogate key (Fastly's purge API); `CacheError` otherwise. */
+function oneSurrogateKey(text: string): string {
+  const keys = parseSurrogateKeys(text);
+  if (keys.size !== 1) throw new CacheError('invalid-argument', 'purge takes exactly one surrogate key');
+  return [...keys][0]!;
+}
+
 /** Every live cache service in this process, for leak checks (`cacheServiceStats`). */
 const liveServices = new Set<{ store: CacheStore; liveHandles(): number }>();
 
@@ -249,9 +256,7 @@ export function cacheService(store?: CacheStore) {
       },
       'purge.surrogate-key': ({ surrogateKey, soft }) =>
         guarded(() => {
-          const keys = parseSurrogateKeys(surrogateKey);
-          if (keys.size !== 1) throw new CacheError('invalid-argument', 'purge takes exactly one surrogate key');
-          cache.purge([...keys][0]!, soft);
+          cache.purge(oneSurrogateKey(surrogateKey), soft);
           // The purge API's answer: a status and a purge id (`<service>-<time>-<sequence>` on the platform).
           return { json: JSON.stringify({ status: 'ok', id: `${process.pid}-${Math.floor(Date.now() / 1000)}-${++purgeSequence}` }) };
         }),
@@ -261,6 +266,8 @@ export function cacheService(store?: CacheStore) {
       store: cache,
       liveHandles: () => handles.size,
       handlers,
+      view: { cache: { core: () => cache.view() } },
+      purge: (surrogateKey, soft) => cache.purge(oneSurrogateKey(surrogateKey), soft),
       isReady(key) {
         if (!key.startsWith(CACHE_WAIT_PREFIX)) return undefined;
         const tx = handles.get(Number(key.slice(CACHE_WAIT_PREFIX.length)))?.tx;

@@ -13,6 +13,7 @@ import type { ServiceMethodName } from '../../host/services/protocol.js';
 import type { HttpCacheHead, HttpCacheLookupState, HttpCacheMethods, HttpCacheObjectInfo, HttpCacheOutcome, HttpCacheWrite } from '../../host/services/http-cache.js';
 import type { InboundSource } from '../inbound.js';
 import { MAX_OBJECT_BYTES } from './cache/store.js';
+import { completeBody, utf8Text, type BodyView, type HttpCacheObjectView } from './view.js';
 import { ServiceError, type BodySink, type ServiceContext, type ServiceEvents, type ServiceFactory, type ServiceModule } from './index.js';
 
 type Methods = keyof HttpCacheMethods;
@@ -138,6 +139,8 @@ export interface HttpCache {
   purge(surrogateKey: string, soft: boolean): number;
   /** Live keys, objects and entries (leak checks). */
   stats(): { keys: number; objects: number; entries: number; waiting: number };
+  /** Every stored object a lookup could still be served, copied out (reading counts no hit). */
+  view(): HttpCacheObjectView[];
 }
 
 export const httpCacheService: ServiceFactory<Methods> = (_config: HostConfig, events: ServiceEvents) => createHttpCache(events).module;
@@ -317,7 +320,41 @@ export function createHttpCache(events: ServiceEvents, now: () => number = Date.
     return { keys: keys.size, objects, entries: entries.size, waiting };
   }
 
+  function view(): HttpCacheObjectView[] {
+    const at = now();
+    const found: HttpCacheObjectView[] = [];
+    for (const [key, state] of keys) {
+      for (const object of state.objects) {
+        if (object.body.aborted) continue;
+        const age = ageNs(object, at);
+        const { maxAgeNs, staleWhileRevalidateNs, staleIfErrorNs } = object.options;
+        // Gone for lookups once no stale window lets it through.
+        if (age >= maxAgeNs + staleWhileRevalidateNs && age >= maxAgeNs + staleIfErrorNs) continue;
+        const body: BodyView = object.body.done
+          ? completeBody(Buffer.concat(object.body.chunks))
+          : { state: 'writing', received: object.body.length, ...(object.options.length === undefined ? {} : { declaredLength: Number(object.options.length) }) };
+        found.push({
+          kind: 'http',
+          key,
+          status: object.head.status,
+          headers: object.head.headers.map(([name, value]) => [name, utf8Text(value)]),
+          varyRule: object.options.varyRule,
+          body,
+          ageNs: age,
+          maxAgeNs,
+          staleWhileRevalidateNs,
+          staleIfErrorNs,
+          stale: age >= maxAgeNs,
+          hits: object.hits,
+          surrogateKeys: object.options.surrogateKeys.split(' ').filter((surrogateKey) => surrogateKey.length > 0),
+        });
+      }
+    }
+    return found;
+  }
+
   const module: ServiceModule<Methods> = {
+    view: { cache: { http: view } },
     handlers: {
       'http-cache.lookup': ({ key, headers }, ctx) => {
         const id = nextEntry++;
@@ -397,7 +434,7 @@ export function createHttpCache(events: ServiceEvents, now: () => number = Date.
       for (const record of [...entries.values()]) if (record.requestId === requestId) close(record);
     },
   };
-  return { module, purge, stats };
+  return { module, purge, stats, view };
 }
 
 /**
@@ -428,6 +465,9 @@ export function alongsideCoreCache<M extends ServiceMethodName>(core: ServiceFac
         http.module.endRequest!(requestId);
       },
       close: () => coreModule.close?.(),
+      view: { ...coreModule.view, cache: { ...coreModule.view?.cache, http: http.view } },
+      // The core service checks the key (one surrogate key, visible ASCII) before either store is touched.
+      purge: (surrogateKey, soft) => (coreModule.purge?.(surrogateKey, soft) ?? 0) + http.purge(surrogateKey.trim(), soft),
     };
   };
 }

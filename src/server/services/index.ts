@@ -14,6 +14,7 @@ import { cacheService } from './cache.js';
 import { erlService } from './erl.js';
 import { kvService } from './kv.js';
 import { alongsideCoreCache } from './http-cache.js';
+import type { CacheView, KvView, ServicesView } from './view.js';
 
 /** Where the worker's writes to a streaming body go (the same calls `OutboundBody` takes). */
 export interface BodySink {
@@ -52,6 +53,16 @@ export interface ServiceModule<Methods extends ServiceMethodName = ServiceMethod
   endRequest?(requestId: string): void;
   /** The server is closing: stop timers. */
   close?(): void;
+  /** Its part of the read-only view on the server's state (`Services.view()`). */
+  view?: ServiceViewPart;
+  /** Removes (hard) or marks stale (soft) every cached object carrying `surrogateKey`; how many. */
+  purge?(surrogateKey: string, soft: boolean): number;
+}
+
+/** What one service module adds to `Services.view()`: a module shows only the state it holds. */
+export interface ServiceViewPart {
+  kv?: KvView;
+  cache?: Partial<CacheView>;
 }
 
 /** A call as the dispatcher sees it: the method table is typed, the crossing is not. */
@@ -108,6 +119,31 @@ export class Services {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * A read-only view on the live state (KV entries, cached objects), read anew on each call:
+   * what a test asserts on after a request. Reading changes nothing a guest sees.
+   */
+  view(): ServicesView {
+    const parts = this.modules.flatMap((module) => (module.view ? [module.view] : []));
+    const kv = parts.flatMap((part) => (part.kv ? [part.kv] : []));
+    const cache = parts.flatMap((part) => (part.cache ? [part.cache] : []));
+    return {
+      kv: {
+        stores: () => kv.flatMap((part) => part.stores()).sort(),
+        entries: (store) => kv.map((part) => part.entries(store)).find((found) => found !== undefined),
+      },
+      cache: {
+        core: () => cache.flatMap((part) => part.core?.() ?? []),
+        http: () => cache.flatMap((part) => part.http?.() ?? []),
+      },
+    };
+  }
+
+  /** Purges a surrogate key from every cache, as `purge.surrogate-key` does for a guest; how many objects it reached. */
+  purge(surrogateKey: string, options: { soft?: boolean } = {}): number {
+    return this.modules.reduce((count, module) => count + (module.purge?.(surrogateKey, options.soft ?? false) ?? 0), 0);
   }
 
   endRequest(requestId: string): void {

@@ -18,6 +18,7 @@ import {
   type KvMethods,
 } from '../../host/services/kv.js';
 import { ServiceError, type ServiceFactory } from './index.js';
+import { copyBytes, utf8Text, type KvEntryView, type KvView } from './view.js';
 
 /** Milliseconds since some fixed point; injected so tests can move time without sleeping. */
 export type Clock = () => number;
@@ -136,6 +137,32 @@ export class KvStores {
     return utf8.encode(JSON.stringify(page));
   }
 
+  /** The stores' live entries, copied out; expired ones are skipped but left for a lookup to drop. */
+  view(): KvView {
+    return {
+      stores: () => [...this.stores.keys()].sort(),
+      entries: (name) => {
+        const store = this.stores.get(name);
+        if (!store) return undefined;
+        const now = this.now();
+        const entries: Record<string, KvEntryView> = {};
+        for (const key of [...store.keys()].sort()) {
+          const stored = store.get(key)!;
+          if (stored.expiresAt !== undefined && now >= stored.expiresAt) continue;
+          const value = copyBytes(stored.value);
+          entries[key] = {
+            value,
+            text: utf8Text(value),
+            ...(stored.metadata === undefined ? {} : { metadata: stored.metadata }),
+            generation: stored.generation,
+            ...(stored.expiresAt === undefined ? {} : { expires: new Date(stored.expiresAt) }),
+          };
+        }
+        return entries;
+      },
+    };
+  }
+
   private store(name: string): Map<string, StoredValue> {
     const store = this.stores.get(name);
     // Stores are opened by name first, so a missing one is a host mix-up rather than a guest error.
@@ -181,6 +208,7 @@ export function kvService(now: Clock = Date.now): ServiceFactory<keyof KvMethods
         'kv.delete': ({ store, key }) => stores.delete(store, key),
         'kv.list': (args) => stores.list(args),
       },
+      view: { kv: stores.view() },
     };
   };
 }

@@ -19,6 +19,7 @@
  *   with its strategies (`immediate`, `immediate-force-miss`, `wait`, as Fastly's SDK documents).
  * - `purge(surrogateKey, soft)` — removes (hard) or marks stale (soft) every object carrying it.
  * - `stats()` — live keys, objects, transactions and readers (leak checks).
+ * - `view()` — every live object as a read-only copy (tests assert on it); counts no hit.
  *
  * Keys are the bytes the caller gives: the HTTP cache passes its computed key, or the guest's
  * override key in its place.
@@ -43,6 +44,7 @@ import {
   type StoreWriteOptions,
 } from './object.js';
 import { VaryRule } from './vary.js';
+import { completeBody, copyBytes, utf8Text, type BodyView, type CoreCacheObjectView } from '../view.js';
 
 // The store's API includes the object model.
 export * from './object.js';
@@ -111,6 +113,13 @@ export interface CacheStoreOptions {
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 const realNow = () => process.hrtime.bigint();
+
+/** A body's state for the view: failed bodies are never shown (their objects are not alive). */
+function bodyView(body: CachedBody): BodyView {
+  const bytes = body.bytes();
+  if (bytes !== undefined) return completeBody(bytes);
+  return { state: 'writing', received: body.length, ...(body.declaredLength === undefined ? {} : { declaredLength: body.declaredLength }) };
+}
 
 export class CacheStore {
   private readonly keys = new Map<string, KeyEntry>();
@@ -265,6 +274,39 @@ export class CacheStore {
       }
     }
     return { keys: this.keys.size, objects, transactions: this.transactions.size, waiting, readers };
+  }
+
+  /**
+   * Every object a lookup could still be served (failed or dead ones are not), copied out:
+   * per key, the variants in the order lookups try their rules. Reading counts no hit and
+   * drops nothing.
+   */
+  view(): CoreCacheObjectView[] {
+    const now = this.now();
+    const found: CoreCacheObjectView[] = [];
+    for (const [keyId, entry] of this.keys) {
+      const rank = (object: CachedObject) => entry.rules.findIndex((rule) => rule.id === object.varyRule.id);
+      const objects = [...entry.slots.values()].flatMap((slot) => (slot.object && slot.object.alive(now) ? [slot.object] : []));
+      for (const object of objects.sort((a, b) => rank(a) - rank(b))) {
+        const keyBytes = new Uint8Array(Buffer.from(keyId, 'hex'));
+        found.push({
+          kind: 'core',
+          key: utf8Text(keyBytes),
+          keyBytes,
+          varyRule: object.varyRule.id,
+          userMetadata: copyBytes(object.options.userMetadata),
+          body: bodyView(object.body),
+          ageNs: object.ageNs(now),
+          maxAgeNs: object.effectiveMaxAgeNs(),
+          staleWhileRevalidateNs: object.options.staleWhileRevalidateNs,
+          staleIfErrorNs: object.options.staleIfErrorNs,
+          stale: !object.freshness(now).fresh,
+          hits: object.hits,
+          surrogateKeys: [...object.surrogateKeys],
+        });
+      }
+    }
+    return found;
   }
 
   transaction(id: number): Transaction | undefined {
