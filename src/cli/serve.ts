@@ -14,6 +14,14 @@ interface ServeFlags {
   watch?: boolean;
   logStdout?: boolean;
   logStderr?: boolean;
+  maxWaitingSandboxes?: string;
+}
+
+/** `--max-waiting-sandboxes`: a count, 0 turning reuse off. */
+export function parseWaitingSandboxes(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(text)) throw new UsageError(`--max-waiting-sandboxes must be a whole number, got ${text}`);
+  return Number(text);
 }
 
 export function parseAddress(text: string): { host: string; port: number } {
@@ -69,10 +77,12 @@ export function registerServe(program: Command): void {
     .option('--watch', 'reload when the app or fastly.toml changes')
     .option('--log-stdout', 'treat guest stdout as a log endpoint named "stdout"')
     .option('--log-stderr', 'treat guest stderr as a log endpoint named "stderr"')
+    .option('--max-waiting-sandboxes <n>', 'guests that may wait for a further request at once (reusable sandboxes; 0: none)')
     .action(async (app: string, flags: ServeFlags) => {
       const { host, port } = parseAddress(flags.addr);
+      const maxWaiting = parseWaitingSandboxes(flags.maxWaitingSandboxes);
       const logger = consoleLogger({ logStdout: flags.logStdout, logStderr: flags.logStderr });
-      const server = await startDevServer({ artifacts: await prepareApp(app), config: loadConfig(app, flags.config), host, port, logger }).catch((err: NodeJS.ErrnoException) => {
+      const server = await startDevServer({ artifacts: await prepareApp(app), config: loadConfig(app, flags.config), host, port, logger, sandboxLimits: maxWaiting === undefined ? {} : { maxWaiting } }).catch((err: NodeJS.ErrnoException) => {
         throw err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new UsageError(`cannot listen on ${flags.addr}: ${err.code}`) : err;
       });
       logger.info(`Listening on ${server.url}`);
@@ -91,9 +101,11 @@ function watchAndReload(app: string, configPath: string | undefined, server: Awa
     clearTimeout(timer);
     // Editors and compilers write in bursts; reload once things settle.
     timer = setTimeout(async () => {
+      const started = process.hrtime.bigint();
       try {
         await server.reload(await prepareApp(app), loadConfig(app, configPath));
-        logger.info('Reloaded');
+        // From the settled change to the new guest's workers ready: what an edit costs before it is served.
+        logger.info(`Reloaded in ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)}ms`);
       } catch (err) {
         logger.error(`reload failed, still serving the previous version: ${(err as Error).message}`);
       }

@@ -74,6 +74,11 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
       for (const value of Object.values(core.exports)) if (value instanceof WebAssembly.Memory) session.memories.push(value);
       return core;
     });
+    // A reusable sandbox's further requests (`await-request`) bind to the same instance.
+    session.rebind = (request, env) => {
+      session.begin(request);
+      options.env = env;
+    };
     const bind = (message: RunMessage) => {
       session.begin(message.kind === 'run' ? message.request : undefined);
       options.env = message.env;

@@ -9,6 +9,7 @@ import { versionOf } from './backend-client.js';
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
+import { DEFAULT_SANDBOX_LIMITS, Sandboxes, type SandboxLimits } from './sandboxes.js';
 import { Services } from './services/index.js';
 
 export interface DevServerOptions {
@@ -18,6 +19,8 @@ export interface DevServerOptions {
   port: number;
   logger: Logger;
   maxWorkers?: number;
+  /** Limits of reusable sandboxes (guests that ask for a further request), over the defaults. */
+  sandboxLimits?: Partial<SandboxLimits>;
 }
 
 export interface DevServer {
@@ -95,7 +98,10 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const { logger } = options;
   let config = options.config;
+  const sandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, ...options.sandboxLimits };
   let pool = new WorkerPool(options.artifacts, config, options.maxWorkers);
+  // Guests waiting for a further request take arriving ones before the pool makes fresh instances.
+  let sandboxes = new Sandboxes(pool, sandboxLimits);
   await pool.warm();
   // Caches, KV stores and rate counters outlive requests and reloads of the same configuration.
   let services = new Services(config);
@@ -103,22 +109,28 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
     const id = requestId();
-    const current = { pool, config, services };
+    const current = { config, services };
+    /** Set when a reused sandbox serves the request: the id of its first request and this one's place. */
+    let shared = '';
     res.on('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info(`${id} "${req.method} ${req.url}" ${res.headersSent ? res.statusCode : '-'} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (incomplete)'}`);
+      logger.info(`${id} "${req.method} ${req.url}" ${res.headersSent ? res.statusCode : '-'} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (incomplete)'}${shared}`);
     });
-    current.pool
-      .run((reply) => {
+    sandboxes.dispatch({
+      prepare: (reply) => {
         const host = new RequestHost(id, res, reply, logger, upgrade, current.services);
         const { request, transfer } = downstreamOf(req, id, host.addSource(req));
         return { host, message: { kind: 'run', request, env: guestEnvironment(current.config, id) }, transfer: [transfer] };
-      })
-      .catch((err: Error) => {
+      },
+      reused: (sandbox, index) => {
+        shared = ` (sandbox ${sandbox} #${index})`;
+      },
+      failed: (err) => {
         logger.error(`${id}: ${err.stack ?? err.message}`);
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
-      });
+      },
+    });
   };
   const server = http.createServer((req, res) => serve(req, res));
   /** Connections past an upgrade, which Node no longer closes as HTTP ones. */
@@ -150,9 +162,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     url: `http://${hostText}:${address.port}`,
     async reload(artifacts, newConfig) {
       const next = new WorkerPool(artifacts, newConfig, options.maxWorkers);
+      const nextSandboxes = new Sandboxes(next, sandboxLimits);
       await next.warm();
       const old = pool;
       pool = next;
+      // Sandboxes of the old guest wait for no further request.
+      sandboxes.drain();
+      sandboxes = nextSandboxes;
       if (!isDeepStrictEqual(config, newConfig)) {
         // A changed fastly.toml starts the stores afresh (seeded from it); requests in flight keep the old ones.
         const oldServices = services;
@@ -164,6 +180,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       setTimeout(() => void old.close(), 30_000).unref();
     },
     async close() {
+      sandboxes.drain();
       server.closeAllConnections();
       for (const socket of switched) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
