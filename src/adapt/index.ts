@@ -52,13 +52,7 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
     throw new AdaptError(`non-function imports cannot be stubbed: ${unknown.filter((i) => i.kind !== 'function').map(importLabel).join(', ')}`);
   }
 
-  const folded = renameImports(bytes, (module, name) => {
-    const imp = { module, name, kind: 'function' as const };
-    const c = classifyImport(abi, imp);
-    if (c.kind === 'hostcall') return { module: ADAPTER_MODULE, name: c.hostcall };
-    if (c.kind === 'unknown') return { module: TRAP_MODULE, name: importLabel(imp) };
-    return undefined;
-  });
+  const folded = foldImports(bytes, abi);
 
   const variant = iface.exports.some((e) => e.kind === 'function' && e.name === '_start') ? 'command' : 'library';
   const adapters: Array<[string, Uint8Array]> = [[ADAPTER_MODULE, await adapterModule(variant)]];
@@ -77,6 +71,20 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
   // Decoding the component's WIT type-checks it as a whole.
   await componentWit(component);
   return component;
+}
+
+/**
+ * The module as the component embeds it: hostcall imports renamed to the adapter's module, unknown
+ * ones to the trap stubs' (WASI stays). wit-component embeds exactly these bytes.
+ */
+export function foldImports(bytes: Uint8Array, abi: WitxAbi = witxAbi()): Uint8Array {
+  return renameImports(bytes, (module, name) => {
+    const imp = { module, name, kind: 'function' as const };
+    const c = classifyImport(abi, imp);
+    if (c.kind === 'hostcall') return { module: ADAPTER_MODULE, name: c.hostcall };
+    if (c.kind === 'unknown') return { module: TRAP_MODULE, name: importLabel(imp) };
+    return undefined;
+  });
 }
 
 /** Reads a module's imports/exports, turning decode failures into user-facing errors. */
