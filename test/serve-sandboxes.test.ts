@@ -1,4 +1,6 @@
+import { copyFileSync, mkdtempSync, utimesSync } from 'node:fs';
 import type http from 'node:http';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,9 @@ let origin: http.Server;
 let single: ServeProcess;
 let many: ServeProcess;
 let js: ServeProcess;
+/** Serves a copy of the C guest with --watch. */
+let watched: ServeProcess;
+let watchedApp: string;
 
 beforeAll(async () => {
   const [dist, jsApp] = await Promise.all([compileSources(), buildJsApp(join(here, 'fixtures/js-apps/reuse.js'))]);
@@ -32,11 +37,13 @@ beforeAll(async () => {
   const toml = writeFastlyToml(port, await closedPort());
   const cGuest = join(here, 'fixtures/c/reuse.wasm');
   single = await startServe(dist, cGuest, ['-C', toml, '--max-waiting-sandboxes', '1']);
-  [many, js] = await Promise.all([startServe(dist, cGuest, ['-C', toml]), startServe(dist, jsApp, ['-C', toml])]);
+  watchedApp = join(mkdtempSync(join(tmpdir(), 'witshim-reuse-')), 'reuse.wasm');
+  copyFileSync(cGuest, watchedApp);
+  [many, js, watched] = await Promise.all([startServe(dist, cGuest, ['-C', toml]), startServe(dist, jsApp, ['-C', toml]), startServe(dist, watchedApp, ['-C', toml, '--watch'])]);
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all([single, many, js].map((serve) => serve?.stop()));
+  await Promise.all([single, many, js, watched].map((serve) => serve?.stop()));
   stopOrigin(origin);
 });
 
@@ -115,18 +122,23 @@ describe('reusable sandboxes: a C guest looping on next_request', { timeout: 30_
     expect(afterExit!.sandbox).not.toBe(exiting!.sandbox);
   });
 
-  it('concurrent requests spread over sandboxes, and the sandboxes serve the next round', async () => {
-    // Each waits 1 s on the backend: no two of them can share a sandbox.
+  it('concurrent requests spread over sandboxes, one request at a time each, and the sandboxes serve the next round', async () => {
+    // Each waits 1 s on the backend. A request that waits for a worker may go to a sandbox that
+    // became free meanwhile, so the check is that no sandbox served two at once.
     const round = () => Promise.all(Array.from({ length: 4 }, (_, i) => get(many, `/count?ms=1000&i=${i}`)));
     const first = await round();
-    expect(first.map((a) => a.status)).toEqual([200, 200, 200, 200]);
-    expect(new Set(first.map((a) => a.sandbox)).size).toBe(4);
     await sleep(SETTLE_MS);
     const second = await round();
-    expect(new Set(second.map((a) => a.sandbox)).size).toBe(4);
-    // All four waited (timeout 5 s), so the second round reuses them, one request each.
-    const firstServed = new Map(first.map((a) => [a.sandbox, a.served]));
-    for (const answer of second) expect(answer.served).toBe(firstServed.get(answer.sandbox)! + 1);
+    const all = [...first, ...second];
+    expect(all.map((a) => a.status)).toEqual(Array(8).fill(200));
+    // Every (sandbox, count) pair once: a sandbox's requests were served one after the other.
+    expect(new Set(all.map((a) => `${a.sandbox}#${a.served}`)).size).toBe(8);
+    // More than one sandbox served each round (one alone would have taken 4 s per round).
+    expect(new Set(first.map((a) => a.sandbox)).size).toBeGreaterThan(1);
+    expect(new Set(second.map((a) => a.sandbox)).size).toBeGreaterThan(1);
+    // The sandboxes of the first round waited (timeout 5 s) and served the second.
+    const firstSandboxes = new Set(first.map((a) => a.sandbox));
+    expect(second.some((a) => firstSandboxes.has(a.sandbox) && a.served > 1)).toBe(true);
   });
 
   it('a slow request in one sandbox does not hold up another', async () => {
@@ -140,6 +152,26 @@ describe('reusable sandboxes: a C guest looping on next_request', { timeout: 30_
     expect(fast.map((a) => a.status)).toEqual([200, 200, 200]);
     const answer = await slow;
     expect(fast.every((a) => a.sandbox !== answer.sandbox)).toBe(true);
+  });
+});
+
+describe('reusable sandboxes across a --watch reload', { timeout: 30_000 }, () => {
+  it('a sandbox waiting when the app reloads gets none: the next request runs on the new version', async () => {
+    const before = await get(watched, '/count?timeout=10000');
+    await sleep(SETTLE_MS);
+    const again = await get(watched, '/count?timeout=10000');
+    expect(again.sandbox).toBe(before.sandbox);
+    await sleep(SETTLE_MS);
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(watchedApp, later, later);
+    copyFileSync(join(here, 'fixtures/c/reuse.wasm'), watchedApp);
+    const reloaded = await watched.waitForLine(/^Reloaded in \d+ms$/, 20_000);
+    expect(reloaded).toMatch(/^Reloaded in \d+ms$/);
+    // The old sandbox's wait ended with the reload, long before its 10 s timeout.
+    await watched.waitForLine(new RegExp(`sandbox ${before.sandbox}: no further request after ${again.served}$`), 5_000);
+    const after = await get(watched, '/count');
+    expect(after.served).toBe(1);
+    expect(after.sandbox).not.toBe(before.sandbox);
   });
 });
 
