@@ -2,9 +2,9 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { HostConfig } from '../host/config.js';
 import type { RunMessage, SyncReply, WorkerInit, WorkerToMain } from '../host/protocol.js';
+import type { RequestHost } from './request-host.js';
 
 type SandboxReply = Extract<SyncReply, { op: 'await-request' }>;
-import type { RequestHost } from './request-host.js';
 
 export interface GuestArtifacts {
   /** File URL of the transpiled guest module. */
@@ -34,7 +34,13 @@ export class GuestWorker {
   /** Loaded its guest and made a first instance (until then it does not count as computing). */
   started = false;
 
-  constructor(artifacts: GuestArtifacts, config: HostConfig, onExit: (worker: GuestWorker) => void, onBlocked: () => void, intercept: Intercept = () => false) {
+  constructor(
+    artifacts: GuestArtifacts,
+    config: HostConfig,
+    onExit: (worker: GuestWorker) => void,
+    onBlocked: () => void,
+    private readonly intercept: Intercept = () => false,
+  ) {
     const calls = new MessageChannel();
     const replies = new MessageChannel();
     const signal = new SharedArrayBuffer(4);
@@ -49,7 +55,7 @@ export class GuestWorker {
         this.blocked = true;
         onBlocked();
       }
-      if (intercept(this, message)) return;
+      if (this.intercept(this, message)) return;
       const finished = current.host.handle(message);
       if (finished) {
         this.current = undefined;
@@ -105,6 +111,8 @@ export class GuestWorker {
     this.current = undefined;
     if (current) {
       const finished: Finished = { kind: 'finished', outcome: 'trap', message: reason };
+      // A sandbox on a worker that died takes no further request.
+      this.intercept(this, finished);
       current.host.handle(finished);
       current.done(finished);
     }
