@@ -90,6 +90,22 @@ describe('reusable sandboxes: a C guest looping on next_request', { timeout: 30_
     if (first!.served === 1) expect(line1!.startsWith(`${sandbox} `)).toBe(true);
   });
 
+  // Regression: source ids restarted at 1 for every request, so the guest closing the previous
+  // request's body (id 1) after taking the next one destroyed the next one's body (also id 1).
+  it("a request's body is its own, whatever the guest does with the previous request's", async () => {
+    const post = async (body: string, query = '') => {
+      const res = await fetch(`${single.url}/count${query}`, { method: 'POST', body });
+      await res.text();
+      return { sandbox: res.headers.get('x-sandbox'), length: res.headers.get('x-body-length') };
+    };
+    // The first body stays unread, so closing it drops a live stream on the main thread.
+    const first = await post('abcdef', '?unread=1');
+    await sleep(SETTLE_MS);
+    const second = await post('ghijklmnop');
+    expect(second.sandbox).toBe(first.sandbox);
+    expect([first.length, second.length]).toEqual(['0', '10']);
+  });
+
   it('a trap in request k ends its sandbox with a 500; request k+1 gets a fresh instance', async () => {
     const [before, trapped, after] = await sequence(single, ['/count?k=0', '/trap', '/count?k=2']);
     expect(before!.status).toBe(200);

@@ -21,6 +21,13 @@ interface Pending {
 
 type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
 
+/**
+ * Source ids are unique across requests, not per request: a reused sandbox still holds handles
+ * of its earlier requests' sources, and what it does with them (a drop) must not reach the
+ * sources of the request it serves now.
+ */
+let nextSource = 1;
+
 /** A client's connection whose request asked to switch protocols; `joined` once a handoff joined it to a backend's. */
 export interface DownstreamUpgrade extends Upgraded {
   joined: boolean;
@@ -36,7 +43,6 @@ export class RequestHost {
   private readonly sinks = new Map<number, BodySink>();
   private readonly pendings = new Map<number, Pending>();
   private listeners: Array<() => void> = [];
-  private nextSource = 1;
   /** Status sent downstream, once the guest responded. */
   status: number | undefined;
   private downstreamBody: OutboundBody | undefined;
@@ -70,7 +76,7 @@ export class RequestHost {
   private readonly serviceContext: ServiceContext;
 
   addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream)): number {
-    const id = this.nextSource++;
+    const id = nextSource++;
     this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs, trailersFrom));
     return id;
   }
