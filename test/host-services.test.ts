@@ -56,7 +56,7 @@ function backendFor(session: Session, name = 'o') {
 }
 
 describe('http-downstream.next-request / await-request', () => {
-  it('registers with the main thread (timeout capped at 10 s), waits on its readiness, then takes none', () => {
+  it('registers with the main thread (timeout capped at 10 s), then waits for and takes none in one call', () => {
     const { session, calls, notices } = fakeSession(emptyHostConfig(), (call) => (call.op === 'wait' ? { op: 'wait', index: 0 } : { op: 'await-request' }) as SyncReply);
     const api = httpDownstream(session);
     const before = Date.now();
@@ -70,7 +70,7 @@ describe('http-downstream.next-request / await-request', () => {
     expect(payload(() => api.awaitRequest(pending))).toEqual({ tag: 'unsupported' });
     session.responded = true;
     expect(api.awaitRequest(pending)).toBeUndefined();
-    expect(calls).toEqual([{ op: 'wait', items: [{ nextRequest: pending.deadline }], timeoutMs: null }, { op: 'await-request' }]);
+    expect(calls).toEqual([{ op: 'await-request', deadline: pending.deadline }]);
     expect(payload(() => api.awaitRequest(pending))).toEqual({ tag: 'invalid-argument' });
   });
 

@@ -71,7 +71,7 @@ function setup(limits: Partial<SandboxLimits> = {}) {
   const register = (worker: FakeWorker, extra: Partial<{ timeoutMs: number; served: number; ageMs: number; memoryBytes: number }> = {}) =>
     send(worker, { kind: 'notice', op: 'next-request', timeoutMs: 5_000, served: 1, ageMs: 0, memoryBytes: 0, ...extra });
   /** The guest parks on its pending request's readiness, then asks for the request. */
-  const awaitRequest = (worker: FakeWorker) => send(worker, { kind: 'call', op: 'await-request' });
+  const awaitRequest = (worker: FakeWorker) => send(worker, { kind: 'call', op: 'await-request', deadline: Date.now() + 5_000 });
   return { pool, runs, sandboxes, send, register, awaitRequest };
 }
 
@@ -107,6 +107,24 @@ describe('the sandbox registry', () => {
     // The pool's worker takes the third.
     runs[0]!(() => {});
     expect(c.events).toEqual(['prepared']);
+  });
+
+  it('answers await-request once a request is handed over, or at the timeout with none', () => {
+    vi.useFakeTimers();
+    const { sandboxes, register, awaitRequest } = setup();
+    const waiting = new FakeWorker(new FakeHost('r1'));
+    const idle = new FakeWorker(new FakeHost('r2'));
+    register(waiting);
+    register(idle, { timeoutMs: 100 });
+    awaitRequest(waiting);
+    awaitRequest(idle);
+    expect(waiting.replies).toEqual([]);
+    const a = incoming('a');
+    sandboxes.dispatch(a.value);
+    expect(waiting.replies).toEqual([{ op: 'await-request', next: { request: { id: 'a' }, env: { FASTLY_TRACE_ID: 'a' } } }]);
+    expect(idle.replies).toEqual([]);
+    vi.advanceTimersByTime(150);
+    expect(idle.replies).toEqual([{ op: 'await-request' }]);
   });
 
   it('wakes a parked sandbox only while a guest may compute', () => {

@@ -95,8 +95,11 @@ export type SyncCall =
   | { op: 'await-response'; pending: number }
   /** A method of a server-wide service (`src/host/services/protocol.ts`). */
   | { op: 'service'; call: ServiceCall }
-  /** Takes the request the server handed this sandbox after `next-request` (none: the wait ended without one). */
-  | { op: 'await-request' };
+  /**
+   * Waits for the request the server hands this sandbox after `next-request`, and takes it; none
+   * when the wait ends without one (at `deadline`, or when the server retires the sandbox).
+   */
+  | { op: 'await-request'; deadline: number };
 
 export type SyncReply =
   | { op: 'read'; bytes?: Uint8Array; end?: boolean; error?: string; trailers?: HeaderList }

@@ -152,6 +152,7 @@ export class RequestHost {
       }
       // The sandbox registry answers this when there is one; without it no further request comes.
       case 'await-request':
+        await this.waitFor([{ until: call.deadline }], null);
         return { op: 'await-request' };
     }
   }

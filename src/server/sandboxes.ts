@@ -61,6 +61,8 @@ interface Registration {
   assigned: Queued | undefined;
   /** No request will come: timed out, refused by the limits, or the server is draining. */
   ended: boolean;
+  /** Set while the guest waits in `await-request`: answers it once a request is handed over or none will come. */
+  taker: (() => void) | undefined;
 }
 
 interface Sandbox {
@@ -141,7 +143,7 @@ export class Sandboxes {
       return true;
     }
     if (message.kind === 'call' && message.op === 'await-request') {
-      this.deliver(worker);
+      this.awaitRequest(worker);
       return true;
     }
     return false;
@@ -163,7 +165,7 @@ export class Sandboxes {
       notice.ageMs >= limits.maxAgeMs ||
       notice.memoryBytes >= limits.maxMemoryBytes ||
       this.waiting.length >= limits.maxWaiting;
-    const registration: Registration = { deadline: Date.now() + notice.timeoutMs, timer: undefined, served: notice.served, assigned: undefined, ended: refused };
+    const registration: Registration = { deadline: Date.now() + notice.timeoutMs, timer: undefined, served: notice.served, assigned: undefined, ended: refused, taker: undefined };
     sandbox.registration = registration;
     host.nextRequestReady = () => registration.assigned !== undefined || registration.ended || Date.now() >= registration.deadline;
     if (refused) return;
@@ -194,7 +196,21 @@ export class Sandboxes {
       clearTimeout(registration.timer);
       registration.assigned = queued;
       worker.host?.wake();
+      registration.taker?.();
     }
+  }
+
+  /** `await-request`: answered now when a request was handed over or none will come, else once either happens. */
+  private awaitRequest(worker: GuestWorker): void {
+    const registration = this.sandboxes.get(worker)?.registration;
+    if (registration && !registration.assigned && !registration.ended) {
+      registration.taker = () => {
+        registration.taker = undefined;
+        this.deliver(worker);
+      };
+      return;
+    }
+    this.deliver(worker);
   }
 
   /** `await-request`: the request handed to this sandbox, bound to a new host; or none. */
@@ -251,5 +267,6 @@ export class Sandboxes {
     registration.ended = true;
     clearTimeout(registration.timer);
     sandbox.worker.host?.wake();
+    registration.taker?.();
   }
 }

@@ -2,7 +2,7 @@ import { fail, fitBytes, fitString, utf8 } from '../errors.js';
 import { Body } from '../body.js';
 import { Request, toIpAddress } from '../messages.js';
 import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
-import type { DownstreamRequest, Waitable } from '../protocol.js';
+import type { DownstreamRequest } from '../protocol.js';
 import type { Session } from '../session.js';
 
 class ExtraNextRequestOptions {}
@@ -88,8 +88,8 @@ export function httpDownstream(session: Session) {
       // As Viceroy: no further request before the current one is answered.
       if (session.downstream !== undefined && !session.responded) fail('unsupported');
       session.pendingDownstream = undefined;
-      session.wait([pending.readiness() as Waitable], null);
-      const { next } = session.channel.call({ op: 'await-request' });
+      // One round trip: the main thread answers once the request is handed over or none will come.
+      const { next } = session.channel.call({ op: 'await-request', deadline: pending.deadline });
       if (!next) return undefined;
       session.rebind?.(next.request, next.env);
       return [Request.fromDownstream(next.request), Body.fromSource(session.channel, next.request.body, next.request.knownLength)];
