@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 
 const adapterInputs = vi.hoisted(() => ({ hash: 'first' }));
-vi.mock('../src/adapter/build.js', async (original) => ({
-  ...(await original<typeof import('../src/adapter/build.js')>()),
-  inputsHash: () => adapterInputs.hash,
+vi.mock('../src/adapter/inputs.js', async (original) => ({
+  ...(await original<typeof import('../src/adapter/inputs.js')>()),
+  adaptersKey: () => [adapterInputs.hash],
 }));
 
 const { prepareGuest } = await import('../src/server/artifacts.js');

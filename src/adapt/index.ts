@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { componentNew, componentWit, metadataAdd } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { ADAPTER_MODULE, adapterModule } from '../adapter/build.js';
-import { projectRoot, packageVersion } from '../version.js';
-import { readModuleInterface, renameImports, WasmDecodeError, type WasmModuleInterface } from '../wasm/imports.js';
-import { loadWitxDir, type WitxAbi } from '../witx/index.js';
+import { packageVersion } from '../version.js';
+import { readModuleInterface, WasmDecodeError, type WasmModuleInterface } from '../wasm/imports.js';
 import { classifyImport, importLabel, WASI_PREVIEW1 } from './classify.js';
-import { TRAP_MODULE, trapStubs } from './trap-stubs.js';
+import { foldImports, TRAP_MODULE, witxAbi } from './fold.js';
+import { trapStubs } from './trap-stubs.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+
+export { foldImports } from './fold.js';
 
 export interface AdaptOptions {
   /** What to do with imports that are neither hostcalls nor WASI: refuse, or trap when called. */
@@ -24,11 +26,6 @@ export class AdaptError extends Error {
   }
 }
 
-let abiCache: WitxAbi | undefined;
-function witxAbi(): WitxAbi {
-  abiCache ??= loadWitxDir(join(projectRoot, 'witx'));
-  return abiCache;
-}
 
 /**
  * Wraps a legacy core module into a component: hostcall imports are folded into the witshim
@@ -71,20 +68,6 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
   // Decoding the component's WIT type-checks it as a whole.
   await componentWit(component);
   return component;
-}
-
-/**
- * The module as the component embeds it: hostcall imports renamed to the adapter's module, unknown
- * ones to the trap stubs' (WASI stays). wit-component embeds exactly these bytes.
- */
-export function foldImports(bytes: Uint8Array, abi: WitxAbi = witxAbi()): Uint8Array {
-  return renameImports(bytes, (module, name) => {
-    const imp = { module, name, kind: 'function' as const };
-    const c = classifyImport(abi, imp);
-    if (c.kind === 'hostcall') return { module: ADAPTER_MODULE, name: c.hostcall };
-    if (c.kind === 'unknown') return { module: TRAP_MODULE, name: importLabel(imp) };
-    return undefined;
-  });
 }
 
 /** Reads a module's imports/exports, turning decode failures into user-facing errors. */

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { transpile } from '@bytecodealliance/jco';
 import { packageVersion } from '../version.js';
 import { readModuleInterface } from '../wasm/imports.js';
 import { GLUE_REWRITES, optimizeGlue } from './glue.js';
@@ -54,9 +53,9 @@ function publishDirectory(target: string, files: Record<string, Uint8Array>): vo
 /** Adapts a legacy core module into a component, cached by content hash. */
 async function adaptCached(bytes: Uint8Array, root: string): Promise<Uint8Array> {
   // The adapter is only needed for legacy modules; components never load it.
-  const [{ adapt }, { inputsHash }] = await Promise.all([import('../adapt/index.js'), import('../adapter/build.js')]);
+  const [{ adapt }, { adaptersKey }] = await Promise.all([import('../adapt/index.js'), import('../adapter/inputs.js')]);
   // The adapter's inputs are part of the key: mappings change between releases of the same version.
-  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), inputsHash('command'), inputsHash('library'))}.wasm`);
+  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), ...adaptersKey())}.wasm`);
   if (existsSync(file)) return readFileSync(file);
   const component = await adapt(bytes, { unknownImports: 'trap' });
   mkdirSync(dirname(file), { recursive: true });
@@ -119,10 +118,11 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot()): Promi
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
   let shape: { dir: string; folded: Uint8Array } | undefined;
   if (kind === 'module') {
-    const [{ foldImports }, { inputsHash }] = await Promise.all([import('../adapt/index.js'), import('../adapter/build.js')]);
+    // Only the light modules: a module of a known shape needs neither wasm-tools nor jco.
+    const [{ foldImports }, { adaptersKey }] = await Promise.all([import('../adapt/fold.js'), import('../adapter/inputs.js')]);
     try {
       const folded = foldImports(bytes);
-      shape = { dir: join(root, 'shapes', shapeKey(folded, [inputsHash('command'), inputsHash('library')])), folded };
+      shape = { dir: join(root, 'shapes', shapeKey(folded, adaptersKey())), folded };
     } catch {
       // Not decodable: adapt below says why, as a user-facing error.
     }
@@ -131,6 +131,7 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot()): Promi
   const component = kind === 'module' ? await adaptCached(bytes, root) : bytes;
   const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
+    const { transpile } = await import('@bytecodealliance/jco');
     const { files } = await transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true });
     files['guest.js'] = new TextEncoder().encode(optimizeGlue(new TextDecoder().decode(files['guest.js'])).source);
     publishDirectory(dir, files);
