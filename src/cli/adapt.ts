@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { adapt, AdaptError } from '../adapt/index.js';
 import { UsageError } from './errors.js';
 
 interface AdaptCliOptions {
@@ -20,6 +19,8 @@ export function registerAdapt(program: Command): void {
         throw new UsageError(`--unknown-imports must be "error" or "trap", not "${opts.unknownImports}"`);
       }
       const bytes = readInput(input);
+      // Loaded here, not at start-up: wasm-tools costs every other command (serve) ~0.2 s to load.
+      const { adapt, AdaptError } = await import('../adapt/index.js');
       const started = Date.now();
       let component: Uint8Array;
       try {

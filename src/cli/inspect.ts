@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { componentWit, metadataShow } from '@bytecodealliance/jco-transpile/wasm-tools';
-import { AdaptError, inspectModule } from '../adapt/index.js';
 import { classifyImport, importLabel } from '../adapt/classify.js';
 import { projectRoot } from '../version.js';
 import { loadWitxDir } from '../witx/index.js';
@@ -19,7 +17,7 @@ export function registerInspect(program: Command): void {
     .option('--json', 'print machine-readable JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
       const bytes = readInput(file);
-      const report = isComponent(bytes) ? await inspectComponent(bytes) : inspectLegacy(bytes, file);
+      const report = isComponent(bytes) ? await inspectComponent(bytes) : await inspectLegacy(bytes, file);
       console.log(opts.json ? JSON.stringify(report, null, 2) : render(report));
     });
 }
@@ -28,7 +26,9 @@ function isComponent(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && bytes[6] === 1 && bytes[0] === 0 && bytes[1] === 0x61;
 }
 
-function inspectLegacy(bytes: Uint8Array, file: string) {
+/** wasm-tools is loaded when needed, not at start-up (see adapt.ts). */
+async function inspectLegacy(bytes: Uint8Array, file: string) {
+  const { AdaptError, inspectModule } = await import('../adapt/index.js');
   let iface;
   try {
     iface = inspectModule(bytes);
@@ -54,6 +54,7 @@ function inspectLegacy(bytes: Uint8Array, file: string) {
 }
 
 async function inspectComponent(bytes: Uint8Array) {
+  const { componentWit, metadataShow } = await import('@bytecodealliance/jco-transpile/wasm-tools');
   const wit = await componentWit(bytes);
   const lines = wit.split('\n').map((l) => l.trim());
   const imports = lines.filter((l) => l.startsWith('import ')).map((l) => l.slice(7).replace(/;$/, ''));
@@ -63,7 +64,7 @@ async function inspectComponent(bytes: Uint8Array) {
   return { kind: 'component' as const, imports, exports, producedByWitshim: witshim };
 }
 
-function render(report: ReturnType<typeof inspectLegacy> | Awaited<ReturnType<typeof inspectComponent>>): string {
+function render(report: Awaited<ReturnType<typeof inspectLegacy>> | Awaited<ReturnType<typeof inspectComponent>>): string {
   if (report.kind === 'component') {
     return [
       `component${report.producedByWitshim ? ' (produced by witshim)' : ''}`,
