@@ -282,3 +282,22 @@ describe('inspect', () => {
     expect(g.calls).toEqual([]);
   });
 });
+
+describe('next_request', () => {
+  it('the timeout flag sets timeout-ms from the struct; without it the WIT option is none', async () => {
+    const g = await Guest.create();
+    g.returns('http-downstream/next-request', () => ({ ok: 41 }));
+    const struct = g.alloc(8, 8);
+    g.dv.setBigUint64(struct, 2500n, true);
+    const [out] = outs(g, 1);
+    // Mask bit 1 is `timeout` (bit 0 is reserved).
+    expect(g.call('fastly_http_downstream#next_request', 0b10, struct, out)).toBe(0);
+    expect(g.u32(out)).toBe(41);
+    expect(g.call('fastly_http_downstream#next_request', 0, struct, out)).toBe(0);
+    // Flat args: option discriminant, u64 payload, then `extra` (none), then the return pointer.
+    expect(g.calls.map((c) => c.args.slice(0, 2).map(String))).toEqual([
+      ['1', '2500'],
+      ['0', '0'],
+    ]);
+  });
+});

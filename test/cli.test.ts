@@ -47,6 +47,15 @@ describe('witshim CLI', () => {
     expect(readFileSync(join(dir, 'a.wasm')).equals(readFileSync(join(dir, 'b.wasm')))).toBe(true);
   });
 
+  it('serve refuses a --max-waiting-sandboxes that is not a count, with one line and exit 2', async () => {
+    for (const value of ['many', '-1', '1.5']) {
+      const r = await witshim('serve', cGuest, '--max-waiting-sandboxes', value, '--addr', '127.0.0.1:0');
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/--max-waiting-sandboxes must be a whole number/);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+    }
+  });
+
   it('adapt refuses bad input with one line and exit 2, writing nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'witshim-cli-'));
     const junk = join(dir, 'junk.wasm');

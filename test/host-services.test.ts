@@ -7,6 +7,7 @@ import { emptyHostConfig, type HostConfig } from '../src/host/config.js';
 import { backendInterface } from '../src/host/interfaces/backend.js';
 import { httpBody } from '../src/host/interfaces/http-body.js';
 import { httpDownstream, PendingDownstreamRequest } from '../src/host/interfaces/http-downstream.js';
+import { dispose } from '../src/host/pollable.js';
 import { httpReq } from '../src/host/interfaces/http-req.js';
 import { httpResp } from '../src/host/interfaces/http-resp.js';
 import { imageOptimizer } from '../src/host/interfaces/image-optimizer.js';
@@ -55,33 +56,60 @@ function backendFor(session: Session, name = 'o') {
 }
 
 describe('http-downstream.next-request / await-request', () => {
-  it('hands no further request: ready at the (capped) deadline, then none', () => {
-    const { session, calls } = fakeSession();
+  it('registers with the main thread (timeout capped at 10 s), then waits for and takes none in one call', () => {
+    const { session, calls, notices } = fakeSession(emptyHostConfig(), (call) => (call.op === 'wait' ? { op: 'wait', index: 0 } : { op: 'await-request' }) as SyncReply);
     const api = httpDownstream(session);
     const before = Date.now();
     const pending = api.nextRequest({ timeoutMs: 60_000n });
     expect(pending.deadline - before).toBeGreaterThanOrEqual(10_000);
     expect(pending.deadline - before).toBeLessThan(10_100);
-    expect(pending.readiness()).toEqual({ until: pending.deadline });
+    expect(notices).toEqual([{ op: 'next-request', timeoutMs: 10_000, served: 0, ageMs: 0, memoryBytes: 0 }]);
+    expect(pending.readiness()).toEqual({ nextRequest: pending.deadline });
     expect(payload(() => api.nextRequest({}))).toEqual({ tag: 'limit-exceeded' });
     // Viceroy refuses to accept another request before this one is answered.
     expect(payload(() => api.awaitRequest(pending))).toEqual({ tag: 'unsupported' });
     session.responded = true;
     expect(api.awaitRequest(pending)).toBeUndefined();
-    expect(calls).toEqual([{ op: 'wait', items: [{ until: pending.deadline }], timeoutMs: null }]);
+    expect(calls).toEqual([{ op: 'await-request', deadline: pending.deadline }]);
     expect(payload(() => api.awaitRequest(pending))).toEqual({ tag: 'invalid-argument' });
   });
 
-  it('is ready at once with a zero timeout, and after five requests whatever the timeout', () => {
-    const { session, calls } = fakeSession();
+  it('binds the request the main thread hands over to the same session: a fresh response, counted', () => {
+    const next: DownstreamRequest = { ...downstream, id: 'second', uri: 'http://example.com/next' };
+    const { session } = fakeSession(emptyHostConfig(), (call) => (call.op === 'wait' ? { op: 'wait', index: 0 } : { op: 'await-request', next: { request: next, env: { FASTLY_TRACE_ID: 'second' } } }) as SyncReply);
+    const bound: Array<[string, string | undefined]> = [];
+    session.rebind = (request, env) => {
+      session.begin(request);
+      bound.push([request.id, env.FASTLY_TRACE_ID]);
+    };
+    session.begin(downstream);
     session.responded = true;
     const api = httpDownstream(session);
-    expect(api.awaitRequest(api.nextRequest({ timeoutMs: 0n }))).toBeUndefined();
-    expect(calls).toEqual([]);
-    for (let index = 0; index < 4; index++) api.awaitRequest(api.nextRequest({ timeoutMs: 1n }));
-    const late = api.nextRequest({});
-    expect(late.readiness()).toBe(true);
-    expect(late).toBeInstanceOf(PendingDownstreamRequest);
+    const taken = api.awaitRequest(api.nextRequest({ timeoutMs: 5n }));
+    expect(taken).toBeDefined();
+    const [request, body] = taken!;
+    expect(request).toBeInstanceOf(Request);
+    expect(body).toBeInstanceOf(Body);
+    expect(request.downstream?.uri).toBe('http://example.com/next');
+    expect(bound).toEqual([['second', 'second']]);
+    expect(session.downstream?.id).toBe('second');
+    expect(session.responded).toBe(false);
+    expect(session.served).toBe(2);
+  });
+
+  it('dropping the pending request abandons it (a notice); a taken one is not abandoned', () => {
+    const { session, notices } = fakeSession(emptyHostConfig(), (call) => (call.op === 'wait' ? { op: 'wait', index: 0 } : { op: 'await-request' }) as SyncReply);
+    const api = httpDownstream(session);
+    const pending = api.nextRequest({});
+    pending[dispose]();
+    expect(notices.map((notice) => notice.op)).toEqual(['next-request', 'next-request-abandon']);
+    expect(session.pendingDownstream).toBeUndefined();
+    session.responded = true;
+    const taken = api.nextRequest({});
+    api.awaitRequest(taken);
+    taken[dispose]();
+    expect(notices.map((notice) => notice.op)).toEqual(['next-request', 'next-request-abandon', 'next-request']);
+    expect(taken).toBeInstanceOf(PendingDownstreamRequest);
   });
 
   it('answers as Viceroy where it has nothing: fingerprints are missing metadata, visit counts unsupported', () => {

@@ -1,21 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { componentNew, componentWit, metadataAdd } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { ADAPTER_MODULE, adapterModule } from '../adapter/build.js';
-import { projectRoot, packageVersion } from '../version.js';
-import { readModuleInterface, renameImports, WasmDecodeError, type WasmModuleInterface } from '../wasm/imports.js';
-import { loadWitxDir, type WitxAbi } from '../witx/index.js';
+import { packageVersion } from '../version.js';
+import { readModuleInterface, WasmDecodeError, type WasmModuleInterface } from '../wasm/imports.js';
 import { DEFAULT_TARGET, type AdapterTarget } from '../adapter/target.js';
 import { appendCustomSection } from '../wasm/custom-sections.js';
 import { classifyImport, importLabel, WASI_PREVIEW1 } from './classify.js';
-import { TRAP_MODULE, trapStubs } from './trap-stubs.js';
+import { foldImports, TRAP_MODULE, witxAbi } from './fold.js';
+import { trapStubs } from './trap-stubs.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+
+export { foldImports } from './fold.js';
 
 export interface AdaptOptions {
   /** What to do with imports that are neither hostcalls nor WASI: refuse, or trap when called. */
   unknownImports?: 'error' | 'trap';
   /** The WIT the adapter speaks (see src/adapter/target.ts); default `subscribe`. */
   target?: AdapterTarget;
+  /** Told how long wit-component's encoding took, in ms (the benchmark's breakdown of start-up). */
+  onWitComponent?: (ms: number) => void;
 }
 
 /** The custom section naming the adapter target a component was made for (`witshim inspect`). */
@@ -29,11 +33,6 @@ export class AdaptError extends Error {
   }
 }
 
-let abiCache: WitxAbi | undefined;
-function witxAbi(): WitxAbi {
-  abiCache ??= loadWitxDir(join(projectRoot, 'witx'));
-  return abiCache;
-}
 
 /**
  * Wraps a legacy core module into a component: hostcall imports are folded into the witshim
@@ -57,13 +56,7 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
     throw new AdaptError(`non-function imports cannot be stubbed: ${unknown.filter((i) => i.kind !== 'function').map(importLabel).join(', ')}`);
   }
 
-  const folded = renameImports(bytes, (module, name) => {
-    const imp = { module, name, kind: 'function' as const };
-    const c = classifyImport(abi, imp);
-    if (c.kind === 'hostcall') return { module: ADAPTER_MODULE, name: c.hostcall };
-    if (c.kind === 'unknown') return { module: TRAP_MODULE, name: importLabel(imp) };
-    return undefined;
-  });
+  const folded = foldImports(bytes, abi);
 
   const variant = iface.exports.some((e) => e.kind === 'function' && e.name === '_start') ? 'command' : 'library';
   const target = options.target ?? DEFAULT_TARGET;
@@ -73,7 +66,9 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
 
   let component: Uint8Array;
   try {
+    const started = performance.now();
     component = await componentNew(folded, adapters);
+    options.onWitComponent?.(performance.now() - started);
   } catch (err) {
     throw new AdaptError(`wit-component rejected the module: ${firstLine(err)}`);
   }

@@ -4,7 +4,7 @@ import { loadWit } from '../wit/load.js';
 import { witSource } from '../wit/source.js';
 import { importLabel } from './classify.js';
 
-export const TRAP_MODULE = 'witshim_unknown';
+export { TRAP_MODULE } from './fold.js';
 const WORLD = 'witshim:bundle/trap-stubs';
 const STDERR = 'wasi:cli/stderr@0.2.6';
 const STREAMS = 'wasi:io/streams@0.2.6';

@@ -1,23 +1,21 @@
-import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { componentEmbed, parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { projectRoot } from '../version.js';
 import { witSource } from '../wit/source.js';
 import { loadWitxDir } from '../witx/index.js';
 import { generateAdapterWat, type AdapterVariant } from './generate.js';
 import { DEFAULT_TARGET, targetWit, type AdapterTarget } from './target.js';
+import { inputsHash } from './inputs.js';
 import { witViewFor } from './wit-bind.js';
 
-export const ADAPTER_MODULE = 'witshim';
+export { ADAPTER_MODULE, inputsHash } from './inputs.js';
 const WORLDS: Record<AdapterVariant, string> = {
   command: 'fastly:adapter/adapter-service',
   library: 'fastly:adapter/adapter-service-imports',
 };
 const BUILD_DIR = join(projectRoot, 'adapter', 'build');
-const generatorDir = dirname(fileURLToPath(import.meta.url));
 
 const memo = new Map<string, Promise<Uint8Array>>();
 
@@ -73,15 +71,4 @@ async function assemble(wat: string): Promise<Uint8Array> {
   const native = spawnSync('wasm-tools', ['parse', '-'], { input: wat, maxBuffer: 1 << 28 });
   if (!native.error && native.status === 0) return new Uint8Array(native.stdout);
   return parse(wat);
-}
-
-export function inputsHash(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): string {
-  const h = createHash('sha256').update(variant).update(target);
-  for (const dir of [join(projectRoot, 'witx'), join(projectRoot, 'wit'), generatorDir, join(generatorDir, 'mappings')]) {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      if (statSync(path).isFile() && !name.endsWith('.map')) h.update(name).update(readFileSync(path));
-    }
-  }
-  return h.digest('hex');
 }

@@ -10,6 +10,7 @@ import { Services } from '../server/services/index.js';
 import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
 import { loadApp, type AppSource } from './app.js';
 import type { AdapterTarget } from '../adapter/target.js';
+import type { SandboxLimits } from '../server/sandboxes.js';
 import { resolveConfig, type ConfigOptions, type ConfigSource } from './config.js';
 
 export type { Logger, TlsIdentity };
@@ -35,6 +36,11 @@ export interface ServerOptions extends ConfigOptions {
    * witshim serves) or `published` (`fastly:compute@0.1.0` as published: `step`, no `subscribe`).
    */
   target?: AdapterTarget;
+  /**
+   * Reusable sandboxes over HTTP (guests that ask for a further request, as js-compute's
+   * `setReusableSandboxOptions` makes them): `maxWaiting` 0 turns reuse off.
+   */
+  sandboxLimits?: Partial<SandboxLimits>;
 }
 
 export interface ListenOptions {
@@ -71,6 +77,7 @@ export interface ServerCore {
   dispatch?: BackendDispatch;
   /** The adapter target legacy modules are adapted for, on load and on reload. */
   target?: AdapterTarget;
+  sandboxLimits?: Partial<SandboxLimits>;
 }
 
 /** A server with the in-process exchange exposed: the harness gives each request a logger of its own. */
@@ -90,7 +97,7 @@ export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' |
  */
 export async function createServer(app: AppSource, options: ServerOptions = {}): Promise<Server> {
   const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
-  return startServerCore({ artifacts: await loadApp(app, options.target), config, logger: fullLogger(options), maxWorkers: options.maxWorkers, target: options.target }, options);
+  return startServerCore({ artifacts: await loadApp(app, options.target), config, logger: fullLogger(options), maxWorkers: options.maxWorkers, target: options.target, sandboxLimits: options.sandboxLimits }, options);
 }
 
 export async function startServerCore(core: ServerCore, options: ConfigOptions = {}): Promise<CoreServer> {
@@ -120,7 +127,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       if (closed) throw new Error('the server is closed');
       if (http) return http.url;
       const tls = listen.tls === 'self-signed' ? await selfSignedLocalhost() : listen.tls;
-      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers, tls, dispatch: core.dispatch, services });
+      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers, tls, dispatch: core.dispatch, services, sandboxLimits: core.sandboxLimits });
       return http.url;
     },
     exchange(request, logger = core.logger) {

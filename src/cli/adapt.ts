@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { adapt, AdaptError } from '../adapt/index.js';
 import { ADAPTER_TARGETS, DEFAULT_TARGET, isAdapterTarget, type AdapterTarget } from '../adapter/target.js';
 import { UsageError } from './errors.js';
 
@@ -32,6 +31,8 @@ export function registerAdapt(program: Command): void {
       }
       const target = parseTarget(opts.target);
       const bytes = readInput(input);
+      // Loaded here, not at start-up: wasm-tools costs every other command (serve) ~0.2 s to load.
+      const { adapt, AdaptError } = await import('../adapt/index.js');
       const started = Date.now();
       let component: Uint8Array;
       try {

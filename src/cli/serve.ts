@@ -19,6 +19,7 @@ interface ServeFlags {
   tlsKey?: string;
   tlsClientCa?: string;
   target: string;
+  maxWaitingSandboxes?: string;
 }
 
 function readPem(flag: string, path: string): string {
@@ -45,6 +46,13 @@ export function tlsFlags(flags: Pick<ServeFlags, 'https' | 'tlsCert' | 'tlsKey' 
   }
   if (ca !== undefined) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
   return flags.https ? 'self-signed' : undefined;
+}
+
+/** `--max-waiting-sandboxes`: a count, 0 turning reuse off. */
+export function parseWaitingSandboxes(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,6}$/.test(text)) throw new UsageError(`--max-waiting-sandboxes must be a whole number, got ${text}`);
+  return Number(text);
 }
 
 export function parseAddress(text: string): { host: string; port: number } {
@@ -75,14 +83,16 @@ export function registerServe(program: Command): void {
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--tls-client-ca <file>', 'PEM CA certificates to verify client certificates against')
     .option('--target <target>', `legacy modules only: ${TARGET_HELP}`, DEFAULT_TARGET)
+    .option('--max-waiting-sandboxes <n>', 'guests that may wait for a further request at once (reusable sandboxes; 0: none)')
     .action(async (app: string, flags: ServeFlags) => {
       const { host, port } = parseAddress(flags.addr);
       const tls = tlsFlags(flags);
       const target = parseTarget(flags.target);
+      const maxWaiting = parseWaitingSandboxes(flags.maxWaitingSandboxes);
       const logger = fullLogger(flags);
       // The file found without -C is the one watched and re-read on reload.
       const configPath = configFlag(flags.config) ?? findConfigFile(app);
-      const server = await createServer(app, { config: configPath, target, logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
+      const server = await createServer(app, { config: configPath, target, sandboxLimits: maxWaiting === undefined ? {} : { maxWaiting }, logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
       const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
         await server.close();
         if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new UsageError(`cannot listen on ${flags.addr}: ${err.code}`);
@@ -104,9 +114,11 @@ function watchAndReload(app: string, configPath: string | undefined, server: Ser
     clearTimeout(timer);
     // Editors and compilers write in bursts; reload once things settle.
     timer = setTimeout(async () => {
+      const started = process.hrtime.bigint();
       try {
         await server.reload(app, configPath);
-        logger.info('Reloaded');
+        // From the settled change to the new guest's workers ready: what an edit costs before it is served.
+        logger.info(`Reloaded in ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(0)}ms`);
       } catch (err) {
         logger.error(`reload failed, still serving the previous version: ${(err as Error).message}`);
       }

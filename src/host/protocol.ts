@@ -80,9 +80,11 @@ export type AwaitedResponse = { ok: BackendResponse } | { err: SendErrorTag; mes
 /**
  * `until`: ready once `Date.now()` reaches it (a pending downstream request that never gets one);
  * `service`: a key a server-wide service handed out (a cache entry waiting on a transaction, a KV
- * operation), ready when that service says so.
+ * operation), ready when that service says so; `nextRequest`: `next-request`'s pending request,
+ * ready once the server handed this sandbox a further request, or it will get none (its deadline,
+ * `nextRequest`, passed, or the server retired it).
  */
-export type Waitable = { source: number } | { pending: number } | { until: number } | { service: string };
+export type Waitable = { source: number } | { pending: number } | { until: number } | { service: string } | { nextRequest: number };
 
 /** A header change the guest asked for on a pending response, applied when it arrives. */
 export type HeaderEdit = { op: 'insert' | 'append'; name: string; value: Uint8Array } | { op: 'remove'; name: string };
@@ -93,13 +95,19 @@ export type SyncCall =
   | { op: 'wait'; items: Waitable[]; timeoutMs: number | null }
   | { op: 'await-response'; pending: number }
   /** A method of a server-wide service (`src/host/services/protocol.ts`). */
-  | { op: 'service'; call: ServiceCall };
+  | { op: 'service'; call: ServiceCall }
+  /**
+   * Waits for the request the server hands this sandbox after `next-request`, and takes it; none
+   * when the wait ends without one (at `deadline`, or when the server retires the sandbox).
+   */
+  | { op: 'await-request'; deadline: number };
 
 export type SyncReply =
   | { op: 'read'; bytes?: Uint8Array; end?: boolean; error?: string; trailers?: HeaderList }
   | { op: 'wait'; index: number | null }
   | { op: 'await-response'; result: AwaitedResponse }
-  | ServiceReply;
+  | ServiceReply
+  | { op: 'await-request'; next?: { request: DownstreamRequest; env: Record<string, string> } };
 
 /** Notices the worker sends without waiting; they are handled in order with the calls. */
 export type Notice =
@@ -122,7 +130,15 @@ export type Notice =
   | { op: 'output'; stream: 'stdout' | 'stderr'; line: string }
   | { op: 'log'; endpoint: string; line: string }
   /** A service method whose result the worker does not need (dropping a handle, say). */
-  | { op: 'service-notice'; call: ServiceCall };
+  | { op: 'service-notice'; call: ServiceCall }
+  /**
+   * `next-request`: this sandbox asks for a further downstream request until `timeoutMs` from now;
+   * `served` (requests so far), `ageMs` (since its first) and `memoryBytes` (its linear memories)
+   * let the server retire it.
+   */
+  | { op: 'next-request'; timeoutMs: number; served: number; ageMs: number; memoryBytes: number }
+  /** The guest dropped its pending request (`next_request_abandon`). */
+  | { op: 'next-request-abandon' };
 
 export type WorkerToMain =
   | ({ kind: 'call' } & SyncCall)

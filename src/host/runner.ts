@@ -1,6 +1,8 @@
 /**
- * One guest run on the current thread: a fresh instance of the transpiled guest per request (or
- * per `witshim run`), host objects bound to a new `Session`, the outcome as a `finished` message.
+ * One guest run on the current thread: a fresh instance of the transpiled guest per run (a
+ * request, or `witshim run`), host objects bound to a new `Session`, the outcome as a `finished`
+ * message. A guest that asks for further requests (`next-request`) serves them in the same run,
+ * on the same instance (a reusable sandbox).
  * The worker thread drives it with the real channel; the benchmark with a stub one.
  */
 import { Body } from './body.js';
@@ -57,7 +59,8 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
   /**
    * A fresh instance with its host objects, not yet bound to a request: the session and the
    * WASI options are filled in by `bind` when the run starts, so the instance can be made while
-   * the worker is idle. Every run still gets an instance of its own, used once.
+   * the worker is idle. Every run gets an instance of its own; only the guest's own
+   * `next-request` loop brings it further requests.
    */
   function instantiateFresh() {
     const session = new Session(channel, config, undefined);
@@ -74,6 +77,11 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
       for (const value of Object.values(core.exports)) if (value instanceof WebAssembly.Memory) session.memories.push(value);
       return core;
     });
+    // A reusable sandbox's further requests (`await-request`) bind to the same instance.
+    session.rebind = (request, env) => {
+      session.begin(request);
+      options.env = env;
+    };
     const bind = (message: RunMessage) => {
       session.begin(message.kind === 'run' ? message.request : undefined);
       options.env = message.env;

@@ -10,15 +10,23 @@ export class Session implements Waiter {
   /** Set once a response head has gone downstream; a second one is an error. */
   responded = false;
   readonly dynamicBackends = new Map<string, BackendSpec>();
-  /** `next-request`'s outstanding pending request (one at a time), and how many were made. */
+  /** `next-request`'s outstanding pending request (one at a time). */
   pendingDownstream: Pollable | undefined;
-  nextRequestsAccepted = 0;
+  /** Downstream requests this instance (sandbox) has been handed, counting the first, and when it got the first. */
+  served = 0;
+  firstBegunAt = 0;
+  /** Set by the runner: binds a further downstream request to this instance (`await-request`). */
+  rebind: ((downstream: DownstreamRequest, env: Record<string, string>) => void) | undefined;
   /** Set when the instance is bound to a request (`begin`): instances are made ahead of time. */
   startedAt = process.hrtime.bigint();
   private blockedAtStart = 0n;
   private nextPending = 1;
   /** Bytes of linear memory of the guest's core instances, filled in at instantiation. */
   memories: WebAssembly.Memory[] = [];
+
+  memoryBytes(): number {
+    return this.memories.reduce((sum, memory) => sum + memory.buffer.byteLength, 0);
+  }
 
   constructor(
     readonly channel: MainChannel,
@@ -29,6 +37,8 @@ export class Session implements Waiter {
   /** Binds an instance made ahead of time to the request it now serves (see `runner.ts`). */
   begin(downstream: DownstreamRequest | undefined): void {
     this.downstream = downstream;
+    this.responded = false;
+    if (downstream && this.served++ === 0) this.firstBegunAt = Date.now();
     this.startedAt = process.hrtime.bigint();
     this.blockedAtStart = this.channel.blockedNs;
   }

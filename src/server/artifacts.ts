@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { transpile } from '@bytecodealliance/jco';
 import { packageVersion } from '../version.js';
+import { readModuleInterface } from '../wasm/imports.js';
 import { GLUE_REWRITES, optimizeGlue } from './glue.js';
 import type { GuestArtifacts } from './pool.js';
 import type { AdapterTarget } from '../adapter/target.js';
@@ -54,9 +54,9 @@ function publishDirectory(target: string, files: Record<string, Uint8Array>): vo
 /** Adapts a legacy core module into a component, cached by content hash. */
 async function adaptCached(bytes: Uint8Array, root: string, target: AdapterTarget): Promise<Uint8Array> {
   // The adapter is only needed for legacy modules; components never load it.
-  const [{ adapt }, { inputsHash }] = await Promise.all([import('../adapt/index.js'), import('../adapter/build.js')]);
+  const [{ adapt }, { adaptersKey }] = await Promise.all([import('../adapt/index.js'), import('../adapter/inputs.js')]);
   // The adapter's inputs are part of the key: mappings change between releases of the same version.
-  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), target, inputsHash('command', target), inputsHash('library', target))}.wasm`);
+  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), target, ...adaptersKey(target))}.wasm`);
   if (existsSync(file)) return readFileSync(file);
   const component = await adapt(bytes, { unknownImports: 'trap', target });
   mkdirSync(dirname(file), { recursive: true });
@@ -66,24 +66,77 @@ async function adaptCached(bytes: Uint8Array, root: string, target: AdapterTarge
   return component;
 }
 
+/** The transpiled component's first core module: for an adapted module, the folded legacy module itself. */
+const MAIN_MODULE = 'guest.core.wasm';
+
+/**
+ * What jco's glue and the adapter core modules of an adapted module depend on: the folded module's
+ * imports and exports (names, kinds, signatures; not its code, data or function indices) and the
+ * versions of everything that made them. Rebuilds of an app, and every app of one js-compute
+ * runtime version, share it.
+ */
+function shapeKey(folded: Uint8Array, adapterInputs: string[]): string {
+  const { imports, exports } = readModuleInterface(folded);
+  const shape = { imports, exports: exports.map(({ name, kind, type }) => ({ name, kind, type })) };
+  return hashOf(JSON.stringify(shape), packageVersion(), ...adapterInputs, jcoVersion(), GLUE_REWRITES);
+}
+
+/** The artifacts of a transpiled directory, with `replace` standing in for files of the same name. */
+async function loadArtifacts(dir: string, replace: Record<string, Uint8Array> = {}): Promise<GuestArtifacts> {
+  const names = new Set([...readdirSync(dir).filter((file) => file.endsWith('.wasm')), ...Object.keys(replace)]);
+  const compiled = await Promise.all([...names].map(async (name) => [name, await WebAssembly.compile((replace[name] ?? readFileSync(join(dir, name))) as Uint8Array<ArrayBuffer>)] as const));
+  return { guestModule: pathToFileURL(join(dir, 'guest.js')).href, coreModules: Object.fromEntries(compiled) };
+}
+
+/**
+ * Keeps a transpiled adapted module's glue and adapter modules under its shape, without the main
+ * module: only when the main module is exactly the folded module, so that any module of the same
+ * shape can stand in for it.
+ */
+function keepShape(transpiledDir: string, shapeDir: string, folded: Uint8Array): void {
+  if (existsSync(join(shapeDir, 'guest.js'))) return;
+  const main = readFileSync(join(transpiledDir, MAIN_MODULE));
+  if (!Buffer.from(main).equals(Buffer.from(folded))) return;
+  const files: Record<string, Uint8Array> = {};
+  for (const name of readdirSync(transpiledDir, { recursive: true, withFileTypes: true })) {
+    if (!name.isFile() || name.name === MAIN_MODULE) continue;
+    const path = join(name.parentPath, name.name);
+    files[path.slice(transpiledDir.length + 1)] = readFileSync(path);
+  }
+  publishDirectory(shapeDir, files);
+}
+
 /**
  * Turns an app (legacy core module or component) into what workers instantiate: the
  * jco-transpiled JS (sync instantiation, imports supplied by the host) and its compiled core
- * modules. Adapted and transpiled output is cached on disk by content hash.
+ * modules. Adapted and transpiled output is cached on disk by content hash. A legacy module whose
+ * shape (imports and exports) was seen before skips adapt and transpile altogether: wit-component
+ * embeds the folded module as it is and the glue depends only on the shape, so the cached glue
+ * and adapter modules serve it with the new module in place of the old.
  */
 export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), target: AdapterTarget = 'subscribe'): Promise<GuestArtifacts> {
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
+  let shape: { dir: string; folded: Uint8Array } | undefined;
+  if (kind === 'module') {
+    // Only the light modules: a module of a known shape needs neither wasm-tools nor jco.
+    const [{ foldImports }, { adaptersKey }] = await Promise.all([import('../adapt/fold.js'), import('../adapter/inputs.js')]);
+    try {
+      const folded = foldImports(bytes);
+      shape = { dir: join(root, 'shapes', shapeKey(folded, adaptersKey(target))), folded };
+    } catch {
+      // Not decodable: adapt below says why, as a user-facing error.
+    }
+    if (shape && existsSync(join(shape.dir, 'guest.js'))) return loadArtifacts(shape.dir, { [MAIN_MODULE]: shape.folded });
+  }
   const component = kind === 'module' ? await adaptCached(bytes, root, target) : bytes;
   const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
+    const { transpile } = await import('@bytecodealliance/jco');
     const { files } = await transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true });
     files['guest.js'] = new TextEncoder().encode(optimizeGlue(new TextDecoder().decode(files['guest.js'])).source);
     publishDirectory(dir, files);
   }
-  const coreModules: Record<string, WebAssembly.Module> = {};
-  for (const name of readdirSync(dir).filter((file) => file.endsWith('.wasm'))) {
-    coreModules[name] = await WebAssembly.compile(readFileSync(join(dir, name)));
-  }
-  return { guestModule: pathToFileURL(join(dir, 'guest.js')).href, coreModules };
+  if (shape) keepShape(dir, shape.dir, shape.folded);
+  return loadArtifacts(dir);
 }

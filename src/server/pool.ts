@@ -4,6 +4,8 @@ import type { HostConfig } from '../host/config.js';
 import type { RunMessage, SyncReply, WorkerInit, WorkerToMain } from '../host/protocol.js';
 import type { RequestHost } from './request-host.js';
 
+type SandboxReply = Extract<SyncReply, { op: 'await-request' }>;
+
 export interface GuestArtifacts {
   /** File URL of the transpiled guest module. */
   guestModule: string;
@@ -12,10 +14,16 @@ export interface GuestArtifacts {
 
 type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
 
+/**
+ * Sees every message of a worker before its request's host does, and returns true for those it
+ * took (the sandbox registry: `next-request` and `await-request`, see `sandboxes.ts`).
+ */
+export type Intercept = (worker: GuestWorker, message: WorkerToMain) => boolean;
+
 const workerUrl = new URL('../host/worker.js', import.meta.url);
 
 /** A worker thread and its line to the main thread; it serves one run at a time. */
-class GuestWorker {
+export class GuestWorker {
   readonly worker: Worker;
   private readonly replies: MessagePort;
   private readonly flag: Int32Array;
@@ -26,7 +34,13 @@ class GuestWorker {
   /** Loaded its guest and made a first instance (until then it does not count as computing). */
   started = false;
 
-  constructor(artifacts: GuestArtifacts, config: HostConfig, onExit: (worker: GuestWorker) => void, onBlocked: () => void) {
+  constructor(
+    artifacts: GuestArtifacts,
+    config: HostConfig,
+    onExit: (worker: GuestWorker) => void,
+    onBlocked: () => void,
+    private readonly intercept: Intercept = () => false,
+  ) {
     const calls = new MessageChannel();
     const replies = new MessageChannel();
     const signal = new SharedArrayBuffer(4);
@@ -41,6 +55,7 @@ class GuestWorker {
         this.blocked = true;
         onBlocked();
       }
+      if (this.intercept(this, message)) return;
       const finished = current.host.handle(message);
       if (finished) {
         this.current = undefined;
@@ -67,6 +82,16 @@ class GuestWorker {
     return this.current !== undefined;
   }
 
+  /** The host of the request the guest serves now. */
+  get host(): RequestHost | undefined {
+    return this.current?.host;
+  }
+
+  /** A reusable sandbox goes on to a further request: its messages go to that request's host. */
+  rebind(host: RequestHost): void {
+    if (this.current) this.current.host = host;
+  }
+
   run(message: RunMessage, host: RequestHost, transfer: ArrayBuffer[] = []): Promise<Finished> {
     return new Promise((resolve) => {
       this.current = { host, done: resolve };
@@ -74,7 +99,7 @@ class GuestWorker {
     });
   }
 
-  reply(message: SyncReply): void {
+  reply(message: SyncReply | SandboxReply): void {
     this.blocked = false;
     this.replies.postMessage(message);
     Atomics.store(this.flag, 0, 1);
@@ -86,6 +111,8 @@ class GuestWorker {
     this.current = undefined;
     if (current) {
       const finished: Finished = { kind: 'finished', outcome: 'trap', message: reason };
+      // A sandbox on a worker that died takes no further request.
+      this.intercept(this, finished);
       current.host.handle(finished);
       current.done(finished);
     }
@@ -105,6 +132,9 @@ export class WorkerPool {
   /** Workers handed to a run (busy, or about to be). */
   private readonly reserved = new Set<GuestWorker>();
   private closed = false;
+  /** Set by the sandbox registry: sees workers' messages first, and is told whenever a worker may be free. */
+  intercept: Intercept | undefined;
+  onPump: (() => void) | undefined;
 
   constructor(
     private readonly artifacts: GuestArtifacts,
@@ -127,9 +157,19 @@ export class WorkerPool {
   async run(
     prepare: (reply: (message: SyncReply) => void) => { host: RequestHost; message: RunMessage; transfer?: ArrayBuffer[] },
   ): Promise<{ host: RequestHost; finished: Finished }> {
+    return (await this.runUnlessTaken(prepare))!;
+  }
+
+  /** As `run`, but `prepare` may find the request gone elsewhere meanwhile and return undefined. */
+  async runUnlessTaken(
+    prepare: (reply: (message: SyncReply) => void) => { host: RequestHost; message: RunMessage; transfer?: ArrayBuffer[] } | undefined,
+  ): Promise<{ host: RequestHost; finished: Finished } | undefined> {
     const worker = await this.acquire();
     try {
-      const { host, message, transfer } = prepare((reply) => worker.reply(reply));
+      // Undefined: the request went elsewhere meanwhile (a reusable sandbox took it).
+      const prepared = prepare((reply) => worker.reply(reply));
+      if (!prepared) return undefined;
+      const { host, message, transfer } = prepared;
       const finished = await worker.run(message, host, transfer);
       return { host, finished };
     } finally {
@@ -153,6 +193,7 @@ export class WorkerPool {
         this.pump();
       },
       () => this.pump(),
+      (from, message) => this.intercept?.(from, message) ?? false,
     );
     this.workers.add(worker);
     return worker;
@@ -166,14 +207,22 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * Whether another guest may compute now: fewer than `computeLimit` are. Workers still starting
+   * do not count: a burst of guests that will park on I/O must not wait for each other's start-up.
+   */
+  hasComputeSlot(): boolean {
+    let computing = 0;
+    for (const worker of this.reserved) if (worker.started && !worker.blocked) computing++;
+    return computing < this.computeLimit;
+  }
+
   /** Hands queued runs to workers while fewer than `computeLimit` guests are computing. */
   private pump(): void {
+    // Waiting sandboxes take requests first.
+    this.onPump?.();
     while (this.queue.length > 0 && !this.closed) {
-      let computing = 0;
-      // Workers still starting do not count: a burst of guests that will park on I/O must not
-      // wait for each other's start-up.
-      for (const worker of this.reserved) if (worker.started && !worker.blocked) computing++;
-      if (computing >= this.computeLimit) return;
+      if (!this.hasComputeSlot()) return;
       let worker: GuestWorker | undefined;
       for (const candidate of this.workers) {
         if (!candidate.busy && !this.reserved.has(candidate)) {

@@ -21,6 +21,13 @@ interface Pending {
 
 type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
 
+/**
+ * Source ids are unique across requests, not per request: a reused sandbox still holds handles
+ * of its earlier requests' sources, and what it does with them (a drop) must not reach the
+ * sources of the request it serves now.
+ */
+let nextSource = 1;
+
 /** A client's connection whose request asked to switch protocols; `joined` once a handoff joined it to a backend's. */
 export interface DownstreamUpgrade extends Upgraded {
   joined: boolean;
@@ -50,7 +57,6 @@ export class RequestHost {
   private readonly sinks = new Map<number, BodySink>();
   private readonly pendings = new Map<number, Pending>();
   private listeners: Array<() => void> = [];
-  private nextSource = 1;
   /** Status sent downstream, once the guest responded. */
   status: number | undefined;
   private downstreamBody: OutboundBody | undefined;
@@ -58,6 +64,11 @@ export class RequestHost {
   private forwarding = false;
   /** Handoffs ride on backend requests with ids of their own, below the worker's. */
   private nextHandoff = -1;
+  /**
+   * Whether `next-request`'s pending request is ready, as the sandbox registry knows it
+   * (`src/server/sandboxes.ts`); without a registry it is ready at its deadline.
+   */
+  nextRequestReady: (() => boolean) | undefined;
 
   constructor(
     readonly id: string,
@@ -80,7 +91,7 @@ export class RequestHost {
   private readonly serviceContext: ServiceContext;
 
   addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream)): number {
-    const id = this.nextSource++;
+    const id = nextSource++;
     this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs, trailersFrom));
     return id;
   }
@@ -94,6 +105,11 @@ export class RequestHost {
     if (message.kind === 'call') void this.answer(message);
     else this.notice(message);
     return undefined;
+  }
+
+  /** Wakes the guest's waits to look again (the sandbox registry's readiness changed). */
+  wake(): void {
+    this.changed();
   }
 
   private changed(): void {
@@ -149,6 +165,10 @@ export class RequestHost {
           throw err;
         }
       }
+      // The sandbox registry answers this when there is one; without it no further request comes.
+      case 'await-request':
+        await this.waitFor([{ until: call.deadline }], null);
+        return { op: 'await-request' };
     }
   }
 
@@ -156,13 +176,17 @@ export class RequestHost {
     if ('source' in item) return this.sources.get(item.source)?.ready() ?? true;
     if ('until' in item) return Date.now() >= item.until;
     if ('service' in item) return this.services?.isReady(item.service) ?? true;
+    if ('nextRequest' in item) return this.nextRequestReady?.() ?? Date.now() >= item.nextRequest;
     return this.pendings.get(item.pending)?.result !== undefined;
   }
 
   private async waitFor(items: Waitable[], timeoutMs: number | null): Promise<number | null> {
     let expired = false;
     const timer = timeoutMs === null ? undefined : setTimeout(() => ((expired = true), this.changed()), timeoutMs);
-    const deadlines = items.flatMap((item) => ('until' in item ? [setTimeout(() => this.changed(), Math.max(0, item.until - Date.now()))] : []));
+    const deadlines = items.flatMap((item) => {
+      const until = 'until' in item ? item.until : 'nextRequest' in item ? item.nextRequest : undefined;
+      return until === undefined ? [] : [setTimeout(() => this.changed(), Math.max(0, until - Date.now()))];
+    });
     const unwatch = items.some((item) => 'service' in item) ? this.services?.onChange(() => this.changed()) : undefined;
     try {
       for (;;) {
@@ -220,6 +244,10 @@ export class RequestHost {
         return this.logger.endpoint(notice.endpoint, notice.line);
       case 'service-notice':
         return this.serviceNotice(notice.call);
+      // Registering for a further request concerns the sandbox registry, when there is one.
+      case 'next-request':
+      case 'next-request-abandon':
+        return;
     }
   }
 
@@ -442,6 +470,8 @@ function failedReply(call: SyncCall, err: unknown): SyncReply {
       return { op: 'await-response', result: { err: 'internal-error', message: String(err) } };
     case 'service':
       return { op: 'service', crash: String(err) };
+    case 'await-request':
+      return { op: 'await-request' };
   }
 }
 

@@ -12,6 +12,7 @@ import { isReplayed, replayExtensionMethod, takeExtensionMethod } from './extens
 import type { Logger } from './logger.js';
 import { WorkerPool, type GuestArtifacts } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
+import { DEFAULT_SANDBOX_LIMITS, Sandboxes, type SandboxLimits } from './sandboxes.js';
 import { Services } from './services/index.js';
 
 /** How long requests in flight keep the guest and stores a reload replaced. */
@@ -44,6 +45,8 @@ export interface DevServerOptions {
   tls?: TlsIdentity;
   /** The stores, when their owner (the API, shared with in-process requests) made them; else the server makes its own. */
   services?: Services;
+  /** Limits of reusable sandboxes (guests that ask for a further request), over the defaults. */
+  sandboxLimits?: Partial<SandboxLimits>;
 }
 
 export interface DevServer {
@@ -128,7 +131,10 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const { logger } = options;
   let config = options.config;
+  const sandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, ...options.sandboxLimits };
   let pool = options.pool ?? new WorkerPool(options.artifacts, config, options.maxWorkers);
+  // Guests waiting for a further request take arriving ones before the pool makes fresh instances.
+  let sandboxes = new Sandboxes(pool, sandboxLimits);
   if (!options.pool) await pool.warm();
   // Caches, KV stores and rate counters outlive requests and reloads of the same configuration.
   const ownsServices = options.services === undefined;
@@ -137,22 +143,28 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
     const id = requestId();
-    const current = { pool, config, services };
+    const current = { config, services };
+    /** Set when a reused sandbox serves the request: the id of its first request and this one's place. */
+    let shared = '';
     res.on('close', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info(`${id} "${req.method} ${req.url}" ${res.headersSent ? res.statusCode : '-'} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (incomplete)'}`);
+      logger.info(`${id} "${req.method} ${req.url}" ${res.headersSent ? res.statusCode : '-'} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (incomplete)'}${shared}`);
     });
-    current.pool
-      .run((reply) => {
+    sandboxes.dispatch({
+      prepare: (reply) => {
         const host = new RequestHost(id, res, reply, logger, upgrade, options.dispatch, current.services);
         const { request, transfer } = downstreamOf(req, id, host.addSource(req));
         return { host, message: { kind: 'run', request, env: guestEnvironment(current.config, id) }, transfer: [transfer] };
-      })
-      .catch((err: Error) => {
+      },
+      reused: (sandbox, index) => {
+        shared = ` (sandbox ${sandbox} #${index})`;
+      },
+      failed: (err) => {
         logger.error(`${id}: ${err.stack ?? err.message}`);
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
-      });
+      },
+    });
   };
   /** A request whose method Node's parser refused comes back through `replayExtensionMethod` and gets it back here. */
   const restoreMethod = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -231,9 +243,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     url: `${options.tls ? 'https' : 'http'}://${hostText}:${address.port}`,
     async reload(artifacts, newConfig, started, nextServices) {
       const next = started ?? new WorkerPool(artifacts, newConfig, options.maxWorkers);
+      const nextSandboxes = new Sandboxes(next, sandboxLimits);
       if (!started) await next.warm();
       const old = pool;
       pool = next;
+      // Sandboxes of the old guest wait for no further request.
+      sandboxes.drain();
+      sandboxes = nextSandboxes;
       if (nextServices) services = nextServices;
       else if (!isDeepStrictEqual(config, newConfig)) {
         // A changed fastly.toml starts the stores afresh (seeded from it); requests in flight keep the old ones.
@@ -246,6 +262,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       retire(() => old.close());
     },
     async close() {
+      sandboxes.drain();
       server.closeAllConnections();
       for (const socket of switched) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -291,7 +291,8 @@ function optionsVal(g: HostcallContext, t: Extract<WType, { kind: 'record' }>, m
     const hasFlag = maskType.members.includes(snake);
     if (hasFlag) used.add(snake);
     const loadField = (ft: WType): Val => {
-      const direct = fieldAt(snake) ?? fieldAt(`${snake}_ptr`);
+      // A renamed field names its mask flag; the struct field may still carry the WIT name.
+      const direct = fieldAt(snake) ?? fieldAt(`${snake}_ptr`) ?? fieldAt(field.name.replace(/-/g, '_'));
       const len = fieldAt(`${snake}_len`);
       if ((ft.kind === 'string' || ft.kind === 'list') && direct && len) {
         return { k: 'list', ptr: load('i32', 4, base, direct.offset), len: load('i32', 4, base, len.offset) };

@@ -182,7 +182,8 @@ export const httpReq: Record<string, Mapping> = {
 };
 
 export const httpDownstream: Record<string, Mapping> = {
-  next_request: { call: 'http-downstream/next-request', args: [{ options: { mask: 'options_mask', struct: 'options' } }] },
+  // The mask flag is `timeout`, the struct field `timeout_ms`, the WIT field `timeout-ms`.
+  next_request: { call: 'http-downstream/next-request', args: [{ options: { mask: 'options_mask', struct: 'options', rename: { 'timeout-ms': 'timeout' } } }] },
   next_request_wait: { call: 'http-downstream/await-request', out: [{ noneStatus: 'none' }, 'request_handle_out', 'body_handle_out'] },
   next_request_abandon: 'async-io/[resource-drop]pollable',
   downstream_client_ip_addr: { call: 'http-downstream/downstream-client-ip-addr', out: IP_OUT },

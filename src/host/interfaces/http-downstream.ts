@@ -1,6 +1,7 @@
 import { BOT_HEADERS, botCategoryKind, headerIsTrue, headerString } from '../bot.js';
 import { fail, fitBytes, fitString, utf8 } from '../errors.js';
-import { toIpAddress, type Request } from '../messages.js';
+import { Body } from '../body.js';
+import { Request, toIpAddress } from '../messages.js';
 import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
 import type { DownstreamRequest, DownstreamTls } from '../protocol.js';
 import type { Session } from '../session.js';
@@ -37,13 +38,14 @@ export function originalHeaderNames(downstream: DownstreamRequest, maxLen: bigin
   return [parts.join(''), undefined];
 }
 
-/** Viceroy's longest wait for a further request, and how many it will wait for per sandbox. */
+/** Viceroy's longest wait for a further request: a longer timeout is cut to it, none given means it. */
 const NEXT_REQUEST_TIMEOUT_MS = 10_000;
-const NEXT_REQUEST_ACCEPT_MAX = 5;
 
 /**
- * `next-request`'s pending request. Each sandbox here is handed exactly one request, so this
- * only ever ends as Viceroy's does when none arrives: ready at its deadline, answering `none`.
+ * `next-request`'s pending request. The server registers the sandbox as waiting when it is made
+ * and may hand it the next downstream request at any time; it is ready once it has one, or will
+ * get none (its deadline passed, or the server retired the sandbox). Without a server that hands
+ * out requests (`witshim run`) it is ready at its deadline and `await-request` answers `none`.
  */
 export class PendingDownstreamRequest extends Pollable {
   constructor(
@@ -54,15 +56,18 @@ export class PendingDownstreamRequest extends Pollable {
   }
 
   override readiness(): Readiness {
-    return Date.now() >= this.deadline ? true : { until: this.deadline };
+    return { nextRequest: this.deadline };
   }
 
   protected override waiter(): Waiter {
     return this.session;
   }
 
+  /** `next_request_abandon` (dropping the handle): the sandbox no longer takes a request. */
   [dispose](): void {
-    if (this.session.pendingDownstream === this) this.session.pendingDownstream = undefined;
+    if (this.session.pendingDownstream !== this) return;
+    this.session.pendingDownstream = undefined;
+    this.session.channel.notify({ op: 'next-request-abandon' });
   }
 }
 
@@ -91,22 +96,23 @@ export function httpDownstream(session: Session) {
     ExtraBotCategory,
     nextRequest(options: { timeoutMs?: bigint }): PendingDownstreamRequest {
       if (session.pendingDownstream !== undefined) fail('limit-exceeded');
-      // Past Viceroy's count of requests to wait for, the answer is `none` at once.
-      const accepting = session.nextRequestsAccepted < NEXT_REQUEST_ACCEPT_MAX;
-      if (accepting) session.nextRequestsAccepted++;
       const requested = options.timeoutMs === undefined ? NEXT_REQUEST_TIMEOUT_MS : Number(options.timeoutMs);
-      const pending = new PendingDownstreamRequest(session, Date.now() + (accepting ? Math.min(requested, NEXT_REQUEST_TIMEOUT_MS) : 0));
+      const timeoutMs = Math.min(requested, NEXT_REQUEST_TIMEOUT_MS);
+      const pending = new PendingDownstreamRequest(session, Date.now() + timeoutMs);
       session.pendingDownstream = pending;
+      session.channel.notify({ op: 'next-request', timeoutMs, served: session.served, ageMs: session.served === 0 ? 0 : Date.now() - session.firstBegunAt, memoryBytes: session.memoryBytes() });
       return pending;
     },
-    awaitRequest(pending: Pollable): undefined {
+    awaitRequest(pending: Pollable): [Request, Body] | undefined {
       if (!(pending instanceof PendingDownstreamRequest) || session.pendingDownstream !== pending) fail('invalid-argument');
       // As Viceroy: no further request before the current one is answered.
       if (session.downstream !== undefined && !session.responded) fail('unsupported');
       session.pendingDownstream = undefined;
-      const readiness = pending.readiness();
-      if (readiness !== true) session.wait([readiness as { until: number }], null);
-      return undefined;
+      // One round trip: the main thread answers once the request is handed over or none will come.
+      const { next } = session.channel.call({ op: 'await-request', deadline: pending.deadline });
+      if (!next) return undefined;
+      session.rebind?.(next.request, next.env);
+      return [Request.fromDownstream(next.request), Body.fromSource(session.channel, next.request.body, next.request.knownLength)];
     },
     downstreamOriginalHeaderNames: (request: Request, maxLen: bigint, cursor: number) => originalHeaderNames(info(request), maxLen, cursor),
     downstreamOriginalHeaderCount: (request: Request) => info(request).originalHeaderNames.length,

@@ -1,0 +1,40 @@
+// Where `witshim serve`'s start-up goes for a legacy module, in process on the compiled dist/:
+// `node bench/startup.mjs <legacy.wasm>` prints JSON with ms for each step serve takes before it
+// answers a module it has never seen — adapt (of which wit-component), transpile (jco), compile
+// (the core modules), load (import of the transpiled glue) and the first instance + request.
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { transpile } from '@bytecodealliance/jco';
+import { adapt } from '../dist/adapt/index.js';
+import { emptyHostConfig } from '../dist/host/config.js';
+import { createRunner } from '../dist/host/runner.js';
+import { optimizeGlue } from '../dist/server/glue.js';
+
+const legacy = new Uint8Array(readFileSync(process.argv[2]));
+const times = {};
+const step = async (name, fn) => {
+  const started = performance.now();
+  const value = await fn();
+  times[name] = performance.now() - started;
+  return value;
+};
+const component = await step('adaptMs', () => adapt(legacy, { unknownImports: 'trap', onWitComponent: (ms) => (times.witComponentMs = ms) }));
+const { files } = await step('transpileMs', () => transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true }));
+const dir = mkdtempSync(join(tmpdir(), 'witshim-startup-'));
+for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name.replace(/\//g, '_')), name === 'guest.js' ? optimizeGlue(new TextDecoder().decode(bytes)).source : bytes);
+const coreModules = await step('compileMs', async () => {
+  const out = {};
+  for (const name of Object.keys(files).filter((file) => file.endsWith('.wasm'))) out[name] = await WebAssembly.compile(files[name]);
+  return out;
+});
+const { instantiate } = await step('loadGlueMs', () => import(pathToFileURL(join(dir, 'guest.js')).href));
+const channel = { call: (call) => (call.op === 'read' ? { op: 'read', end: true } : { op: 'wait', index: 0 }), notify() {}, post() {} };
+const downstream = { id: 'startup', method: 'GET', uri: 'http://127.0.0.1/', version: 'http11', headers: [], originalHeaderNames: [], body: 1, knownLength: 0n };
+await step('firstInstanceMs', () => {
+  const finished = createRunner({ instantiate, coreModules, config: emptyHostConfig(), channel }).run({ kind: 'run', request: downstream, env: {} });
+  if (finished.outcome !== 'ok') throw new Error(`first request: ${finished.outcome} ${finished.message ?? ''}`);
+});
+console.log(JSON.stringify(times));
