@@ -18,7 +18,7 @@ export function registerRun(program: Command): void {
     .option('-C, --config <fastly.toml>', 'fastly.toml whose [local_server] describes backends and stores')
     .action(async (app: string, args: string[], flags: RunFlags) => {
       const config = loadConfig(app, flags.config);
-      const pool = new WorkerPool(await prepareApp(app), config, 1);
+      const pool = new WorkerPool(await prepareApp(app), config, { maxWorkers: 1, spareWorkers: 0 });
       const passthrough = consoleLogger();
       passthrough.guestOutput = (_id, stream, text) => void (stream === 'stdout' ? process.stdout : process.stderr).write(text);
       try {

@@ -130,6 +130,23 @@ export interface WorkerInit {
   /** Calls, notices and `finished` go out on `calls`; answers come back on `replies`. */
   calls: MessagePort;
   replies: MessagePort;
-  /** One Int32 the worker waits on while a call is answered. */
+  /** Int32 slots (see `SIGNAL_SLOTS`): the flag the worker waits on while a call is answered, and its CPU clock at run start. */
   signal: SharedArrayBuffer;
+}
+
+/** Slots of `WorkerInit.signal`, an Int32Array shared by the worker and the main thread. */
+export const SIGNAL_SLOTS = {
+  /** Flipped by the main thread when an answer is on the reply port. */
+  flag: 0,
+  /** Counts runs the worker has begun, so the main thread knows which run `runCpuMs` belongs to. */
+  runs: 1,
+  /** The worker thread's CPU time (ms) when its current run began. */
+  runCpuMs: 2,
+  length: 3,
+} as const;
+
+/** The worker's first message: its guest loaded and an instance made; `threadId` names its /proc entry (Linux). */
+export interface WorkerReady {
+  kind: 'ready';
+  threadId?: number;
 }

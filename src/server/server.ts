@@ -6,7 +6,8 @@ import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
 import { versionOf } from './backend-client.js';
 import type { Logger } from './logger.js';
-import { WorkerPool, type GuestArtifacts } from './pool.js';
+import { PLATFORM_GUEST_LIMITS, type GuestLimits } from './limits.js';
+import { WorkerPool, type GuestArtifacts, type PoolStats } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
 
 export interface DevServerOptions {
@@ -16,13 +17,26 @@ export interface DevServerOptions {
   port: number;
   logger: Logger;
   maxWorkers?: number;
+  /** Started, idle workers kept ahead of demand (default: one per core). */
+  spareWorkers?: number;
+  /** Per-run wall-clock, CPU and memory limits (default: the platform's, see `limits.ts`). */
+  limits?: GuestLimits;
 }
 
 export interface DevServer {
   url: string;
   /** Swaps in a new guest and config; requests in flight finish on the old ones. */
   reload(artifacts: GuestArtifacts, config: HostConfig): Promise<void>;
+  /** Live counts: workers, requests in flight, open client connections. */
+  stats(): ServerStats;
   close(): Promise<void>;
+}
+
+export interface ServerStats extends PoolStats {
+  /** Requests whose response has not closed yet. */
+  inflight: number;
+  /** Open client connections. */
+  connections: number;
 }
 
 /** The FASTLY_* environment a guest sees, as on the platform. */
@@ -93,14 +107,19 @@ function downstreamOf(req: http.IncomingMessage, id: string, body: number): { re
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const { logger } = options;
   let config = options.config;
-  let pool = new WorkerPool(options.artifacts, config, options.maxWorkers);
+  const poolOptions = { maxWorkers: options.maxWorkers, spareWorkers: options.spareWorkers, limits: options.limits ?? PLATFORM_GUEST_LIMITS };
+  let pool = new WorkerPool(options.artifacts, config, poolOptions);
+  let inflight = 0;
+  let connections = 0;
   await pool.warm();
 
   const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
     const id = requestId();
     const current = { pool, config };
+    inflight++;
     res.on('close', () => {
+      inflight--;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info(`${id} "${req.method} ${req.url}" ${res.headersSent ? res.statusCode : '-'} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (incomplete)'}`);
     });
@@ -136,6 +155,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     serve(req, res, upgrade);
   });
   server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('connection', (socket: Socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -145,7 +168,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   return {
     url: `http://${hostText}:${address.port}`,
     async reload(artifacts, newConfig) {
-      const next = new WorkerPool(artifacts, newConfig, options.maxWorkers);
+      const next = new WorkerPool(artifacts, newConfig, poolOptions);
       await next.warm();
       const old = pool;
       pool = next;
@@ -153,6 +176,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // Let requests in flight on the old guest finish before stopping its workers.
       setTimeout(() => void old.close(), 30_000).unref();
     },
+    stats: () => ({ ...pool.stats(), inflight, connections }),
     async close() {
       server.closeAllConnections();
       for (const socket of switched) socket.destroy();
