@@ -6,10 +6,14 @@ import { prepareGuest } from '../server/artifacts.js';
 import { ConfigError, loadFastlyToml } from '../server/config.js';
 import { consoleLogger } from '../server/logger.js';
 import { startDevServer } from '../server/server.js';
+import { statsLine } from '../server/stats.js';
 import { UsageError } from './errors.js';
+import { addLimitOptions, guestLimits, positiveInteger, type LimitFlags } from './limit-flags.js';
 
-interface ServeFlags {
+interface ServeFlags extends LimitFlags {
   config?: string;
+  spareWorkers?: string;
+  stats?: string;
   addr: string;
   watch?: boolean;
   logStdout?: boolean;
@@ -50,9 +54,9 @@ export function loadConfig(app: string, explicit: string | undefined): HostConfi
   }
 }
 
-export async function prepareApp(path: string) {
+export async function prepareApp(path: string, memoryBytes?: number) {
   try {
-    return await prepareGuest(readApp(path));
+    return await prepareGuest(readApp(path), undefined, { memoryBytes });
   } catch (err) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`${path}: ${(err as Error).message.split('\n')[0]}`);
@@ -60,7 +64,7 @@ export async function prepareApp(path: string) {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('Serve a Compute app (legacy core module or component) on a local HTTP server')
     .argument('<app.wasm>', 'the app to serve')
@@ -69,30 +73,37 @@ export function registerServe(program: Command): void {
     .option('--watch', 'reload when the app or fastly.toml changes')
     .option('--log-stdout', 'treat guest stdout as a log endpoint named "stdout"')
     .option('--log-stderr', 'treat guest stderr as a log endpoint named "stderr"')
-    .action(async (app: string, flags: ServeFlags) => {
-      const { host, port } = parseAddress(flags.addr);
-      const logger = consoleLogger({ logStdout: flags.logStdout, logStderr: flags.logStderr });
-      const server = await startDevServer({ artifacts: await prepareApp(app), config: loadConfig(app, flags.config), host, port, logger }).catch((err: NodeJS.ErrnoException) => {
-        throw err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new UsageError(`cannot listen on ${flags.addr}: ${err.code}`) : err;
-      });
-      logger.info(`Listening on ${server.url}`);
-      if (flags.watch) watchAndReload(app, flags.config, server, logger);
-      await new Promise<void>((resolveStop) => {
-        const stop = () => void server.close().then(resolveStop);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+    .option('--spare-workers <n>', 'started, idle guest workers kept ahead of demand (default: one per core)')
+    .option('--stats <seconds>', 'print a stats line (workers, requests in flight, connections, memory, file descriptors) this often');
+  addLimitOptions(command).action(async (app: string, flags: ServeFlags) => {
+    const { host, port } = parseAddress(flags.addr);
+    const limits = guestLimits(flags);
+    const spareWorkers = flags.spareWorkers === undefined ? undefined : positiveInteger('--spare-workers', flags.spareWorkers);
+    const statsSeconds = flags.stats === undefined ? undefined : positiveInteger('--stats', flags.stats);
+    const logger = consoleLogger({ logStdout: flags.logStdout, logStderr: flags.logStderr });
+    const artifacts = await prepareApp(app, limits.memoryBytes);
+    const server = await startDevServer({ artifacts, config: loadConfig(app, flags.config), host, port, logger, limits, spareWorkers }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new UsageError(`cannot listen on ${flags.addr}: ${err.code}`) : err;
     });
+    logger.info(`Listening on ${server.url}`);
+    if (flags.watch) watchAndReload(app, flags.config, server, logger, limits.memoryBytes);
+    if (statsSeconds !== undefined) setInterval(() => logger.info(statsLine(server.stats())), statsSeconds * 1000).unref();
+    await new Promise<void>((resolveStop) => {
+      const stop = () => void server.close().then(resolveStop);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  });
 }
 
-function watchAndReload(app: string, configPath: string | undefined, server: Awaited<ReturnType<typeof startDevServer>>, logger: ReturnType<typeof consoleLogger>): void {
+function watchAndReload(app: string, configPath: string | undefined, server: Awaited<ReturnType<typeof startDevServer>>, logger: ReturnType<typeof consoleLogger>, memoryBytes: number): void {
   let timer: NodeJS.Timeout | undefined;
   const reload = () => {
     clearTimeout(timer);
     // Editors and compilers write in bursts; reload once things settle.
     timer = setTimeout(async () => {
       try {
-        await server.reload(await prepareApp(app), loadConfig(app, configPath));
+        await server.reload(await prepareApp(app, memoryBytes), loadConfig(app, configPath));
         logger.info('Reloaded');
       } catch (err) {
         logger.error(`reload failed, still serving the previous version: ${(err as Error).message}`);

@@ -5,7 +5,9 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { transpile } from '@bytecodealliance/jco';
 import { packageVersion } from '../version.js';
+import { limitMemories } from '../wasm/memory-limit.js';
 import { GLUE_REWRITES, optimizeGlue } from './glue.js';
+import { PLATFORM_GUEST_LIMITS, WASM_PAGE } from './limits.js';
 import type { GuestArtifacts } from './pool.js';
 
 export type WasmKind = 'module' | 'component';
@@ -70,7 +72,7 @@ async function adaptCached(bytes: Uint8Array, root: string): Promise<Uint8Array>
  * jco-transpiled JS (sync instantiation, imports supplied by the host) and its compiled core
  * modules. Adapted and transpiled output is cached on disk by content hash.
  */
-export async function prepareGuest(bytes: Uint8Array, root = cacheRoot()): Promise<GuestArtifacts> {
+export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), { memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes } = {}): Promise<GuestArtifacts> {
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
   const component = kind === 'module' ? await adaptCached(bytes, root) : bytes;
@@ -82,7 +84,8 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot()): Promi
   }
   const coreModules: Record<string, WebAssembly.Module> = {};
   for (const name of readdirSync(dir).filter((file) => file.endsWith('.wasm'))) {
-    coreModules[name] = await WebAssembly.compile(readFileSync(join(dir, name)));
+    // Each memory's cap is set at compile time: the compiled module is what every worker shares.
+    coreModules[name] = await WebAssembly.compile(limitMemories(readFileSync(join(dir, name)), Math.floor(memoryBytes / WASM_PAGE)));
   }
   return { guestModule: pathToFileURL(join(dir, 'guest.js')).href, coreModules };
 }

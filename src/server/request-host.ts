@@ -343,7 +343,7 @@ export class RequestHost {
     for (const source of this.sources.values()) source.destroy();
     this.sources.clear();
     if (message.outcome === 'trap') this.logger.error(`${this.id}: guest trapped: ${message.message ?? 'unknown error'}`);
-    if (message.outcome === 'guest-error' && this.respondTo) this.logger.error(`${this.id}: guest returned an error from its handler`);
+    if (message.outcome === 'guest-error' && this.respondTo) this.logger.error(`${this.id}: guest ${message.message ?? 'returned an error from its handler'}`);
     const res = this.respondTo;
     if (res && this.status === undefined && !this.forwarding) {
       this.logger.error(`${this.id}: guest finished without sending a response; answering 500`);
