@@ -71,7 +71,8 @@ export type SendErrorTag =
   | 'http-response-timeout'
   | 'http-protocol-error'
   | 'http-request-uri-invalid'
-  | 'internal-error';
+  | 'internal-error'
+  | 'tls-protocol-error';
 
 export type AwaitedResponse = { ok: BackendResponse } | { err: SendErrorTag; message: string };
 

@@ -1,16 +1,26 @@
 /** The `--stats` line: the server's live counts plus the process's memory and open file descriptors. */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import type { ServerStats } from './server.js';
 
 const MIB = 1024 * 1024;
 
-/** Open file descriptors of this process (sockets included), from /proc; undefined off Linux. */
-export function openFds(): number | undefined {
+/** Open file descriptors of this process, and how many are sockets, from /proc; undefined off Linux. */
+export function openFds(): { fds: number; sockets: number } | undefined {
+  let names: string[];
   try {
-    return readdirSync('/proc/self/fd').length;
+    names = readdirSync('/proc/self/fd');
   } catch {
     return undefined;
   }
+  let sockets = 0;
+  for (const name of names) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${name}`).startsWith('socket:')) sockets++;
+    } catch {
+      // Closed since the listing (the listing's own descriptor, for one).
+    }
+  }
+  return { fds: names.length, sockets };
 }
 
 export function statsLine(stats: ServerStats): string {
@@ -19,7 +29,7 @@ export function statsLine(stats: ServerStats): string {
     ...stats,
     rss_mb: (memory.rss / MIB).toFixed(1),
     heap_mb: (memory.heapUsed / MIB).toFixed(1),
-    fds: openFds(),
+    ...openFds(),
   };
   return `stats ${Object.entries(fields)
     .filter(([, value]) => value !== undefined)
