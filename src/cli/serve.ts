@@ -7,6 +7,7 @@ import { ConfigError, loadFastlyToml } from '../server/config.js';
 import { consoleLogger } from '../server/logger.js';
 import { startDevServer } from '../server/server.js';
 import { statsLine } from '../server/stats.js';
+import { PLATFORM_REQUEST_LIMITS } from '../server/limits.js';
 import { UsageError } from './errors.js';
 import { addLimitOptions, guestLimits, positiveInteger, type LimitFlags } from './limit-flags.js';
 
@@ -14,6 +15,7 @@ interface ServeFlags extends LimitFlags {
   config?: string;
   spareWorkers?: string;
   stats?: string;
+  maxBody?: string;
   addr: string;
   watch?: boolean;
   logStdout?: boolean;
@@ -74,15 +76,17 @@ export function registerServe(program: Command): void {
     .option('--log-stdout', 'treat guest stdout as a log endpoint named "stdout"')
     .option('--log-stderr', 'treat guest stderr as a log endpoint named "stderr"')
     .option('--spare-workers <n>', 'started, idle guest workers kept ahead of demand (default: one per core)')
+    .option('--max-body <bytes>', `request bodies larger than this are refused with 413 (default ${PLATFORM_REQUEST_LIMITS.bodyBytes})`)
     .option('--stats <seconds>', 'print a stats line (workers, requests in flight, connections, memory, file descriptors) this often');
   addLimitOptions(command).action(async (app: string, flags: ServeFlags) => {
     const { host, port } = parseAddress(flags.addr);
     const limits = guestLimits(flags);
     const spareWorkers = flags.spareWorkers === undefined ? undefined : positiveInteger('--spare-workers', flags.spareWorkers);
     const statsSeconds = flags.stats === undefined ? undefined : positiveInteger('--stats', flags.stats);
+    const requestLimits = { ...PLATFORM_REQUEST_LIMITS, ...(flags.maxBody === undefined ? {} : { bodyBytes: positiveInteger('--max-body', flags.maxBody) }) };
     const logger = consoleLogger({ logStdout: flags.logStdout, logStderr: flags.logStderr });
     const artifacts = await prepareApp(app, limits.memoryBytes);
-    const server = await startDevServer({ artifacts, config: loadConfig(app, flags.config), host, port, logger, limits, spareWorkers }).catch((err: NodeJS.ErrnoException) => {
+    const server = await startDevServer({ artifacts, config: loadConfig(app, flags.config), host, port, logger, limits, requestLimits, spareWorkers }).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'EADDRINUSE' || err.code === 'EACCES' ? new UsageError(`cannot listen on ${flags.addr}: ${err.code}`) : err;
     });
     logger.info(`Listening on ${server.url}`);

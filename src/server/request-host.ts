@@ -52,9 +52,10 @@ export class RequestHost {
     private readonly upgrade?: DownstreamUpgrade,
   ) {}
 
-  addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream)): number {
+  /** `maxBytes` fails reads past that many bytes (a downstream body over the server's limit). */
+  addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream), maxBytes?: number): number {
     const id = this.nextSource++;
-    this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs, trailersFrom));
+    this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs, trailersFrom, maxBytes));
     return id;
   }
 

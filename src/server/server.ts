@@ -6,9 +6,10 @@ import type { HostConfig } from '../host/config.js';
 import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
 import { versionOf } from './backend-client.js';
 import type { Logger } from './logger.js';
-import { PLATFORM_GUEST_LIMITS, type GuestLimits } from './limits.js';
+import { PLATFORM_GUEST_LIMITS, PLATFORM_REQUEST_LIMITS, type GuestLimits, type RequestLimits } from './limits.js';
 import { WorkerPool, type GuestArtifacts, type PoolStats } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
+import { answer, answerClientError, MAX_HEADER_SECTION_BYTES, refusal } from './request-limits.js';
 
 export interface DevServerOptions {
   artifacts: GuestArtifacts;
@@ -21,6 +22,8 @@ export interface DevServerOptions {
   spareWorkers?: number;
   /** Per-run wall-clock, CPU and memory limits (default: the platform's, see `limits.ts`). */
   limits?: GuestLimits;
+  /** Header, URL and body sizes refused before the guest runs (default: the platform's, see `limits.ts`). */
+  requestLimits?: RequestLimits;
 }
 
 export interface DevServer {
@@ -111,12 +114,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   let pool = new WorkerPool(options.artifacts, config, poolOptions);
   let inflight = 0;
   let connections = 0;
+  const requestLimits = options.requestLimits ?? PLATFORM_REQUEST_LIMITS;
   await pool.warm();
 
   const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
     const id = requestId();
     const current = { pool, config };
+    const refused = refusal(req, requestLimits);
+    if (refused) {
+      logger.info(`${id} "${req.method} ${req.url?.slice(0, 200)}" ${refused.status} (${refused.reason})`);
+      return answer(res, refused);
+    }
     inflight++;
     res.on('close', () => {
       inflight--;
@@ -126,7 +135,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     current.pool
       .run((reply) => {
         const host = new RequestHost(id, res, reply, logger, upgrade);
-        const { request, transfer } = downstreamOf(req, id, host.addSource(req));
+        const { request, transfer } = downstreamOf(req, id, host.addSource(req, undefined, undefined, requestLimits.bodyBytes));
         return { host, message: { kind: 'run', request, env: guestEnvironment(current.config, id) }, transfer: [transfer] };
       })
       .catch((err: Error) => {
@@ -135,7 +144,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         else res.destroy();
       });
   };
-  const server = http.createServer((req, res) => serve(req, res));
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_SECTION_BYTES }, (req, res) => serve(req, res));
   /** Connections past an upgrade, which Node no longer closes as HTTP ones. */
   const switched = new Set<Duplex>();
   // A request to switch protocols runs the guest like any other. Its connection stays open only
@@ -154,7 +163,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     });
     serve(req, res, upgrade);
   });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('clientError', answerClientError);
   server.on('connection', (socket: Socket) => {
     connections++;
     socket.once('close', () => connections--);
