@@ -126,6 +126,8 @@ export type RunMessage =
 export interface WorkerInit {
   /** File URL of the jco-transpiled guest (`instantiation: sync`). */
   guestModule: string;
+  /** The glue as a classic script, compiled with V8's code cache at `codeCache` (written by the first worker to start without one). */
+  guestScript?: { path: string; codeCache: string };
   coreModules: Record<string, WebAssembly.Module>;
   config: HostConfig;
   /** Calls, notices and `finished` go out on `calls`; answers come back on `replies`. */

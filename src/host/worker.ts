@@ -6,10 +6,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { MainChannel } from './channel.js';
 import { currentThreadId, threadCpuMs } from './cpu.js';
 import { SIGNAL_SLOTS, type RunMessage, type WorkerInit, type WorkerReady } from './protocol.js';
-import { createRunner, type Instantiate } from './runner.js';
+import { loadGlue } from './glue-loader.js';
+import { createRunner } from './runner.js';
 
 const init = workerData as WorkerInit;
-const { instantiate } = (await import(init.guestModule)) as { instantiate: Instantiate };
+const glue = await loadGlue(init);
+const { instantiate } = glue;
 const channel = new MainChannel(init.calls, init.replies, init.signal);
 const runner = createRunner({ instantiate, coreModules: init.coreModules, config: init.config, channel });
 const slots = new Int32Array(init.signal);
@@ -28,4 +30,5 @@ parentPort!.on('message', (message: RunMessage) => {
 });
 // The pool counts the worker as ready once its first instance is made.
 runner.prepare();
+glue.afterFirstInstance();
 parentPort!.postMessage({ kind: 'ready', threadId } satisfies WorkerReady);

@@ -6,11 +6,14 @@ import { pathToFileURL } from 'node:url';
 import { transpile } from '@bytecodealliance/jco';
 import { packageVersion } from '../version.js';
 import { limitMemories } from '../wasm/memory-limit.js';
-import { GLUE_REWRITES, optimizeGlue } from './glue.js';
+import { GLUE_REWRITES, glueScript, optimizeGlue } from './glue.js';
 import { PLATFORM_GUEST_LIMITS, WASM_PAGE } from './limits.js';
 import type { GuestArtifacts } from './pool.js';
 
 export type WasmKind = 'module' | 'component';
+
+/** The glue as a classic script (see `glueScript`), beside `guest.js` in a transpile's directory. */
+const GUEST_SCRIPT = 'guest.script.js';
 
 /** Reads the wasm preamble: version 1 / layer 0 is a core module, layer 1 a component. */
 export function wasmKind(bytes: Uint8Array): WasmKind | undefined {
@@ -79,7 +82,10 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), { memo
   const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
     const { files } = await transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true });
-    files['guest.js'] = new TextEncoder().encode(optimizeGlue(new TextDecoder().decode(files['guest.js'])).source);
+    const glue = optimizeGlue(new TextDecoder().decode(files['guest.js'])).source;
+    files['guest.js'] = new TextEncoder().encode(glue);
+    const script = glueScript(glue);
+    if (script !== undefined) files[GUEST_SCRIPT] = new TextEncoder().encode(script);
     publishDirectory(dir, files);
   }
   const coreModules: Record<string, WebAssembly.Module> = {};
@@ -87,5 +93,6 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), { memo
     // Each memory's cap is set at compile time: the compiled module is what every worker shares.
     coreModules[name] = await WebAssembly.compile(limitMemories(readFileSync(join(dir, name)), Math.floor(memoryBytes / WASM_PAGE)));
   }
-  return { guestModule: pathToFileURL(join(dir, 'guest.js')).href, coreModules };
+  const script = join(dir, GUEST_SCRIPT);
+  return { guestModule: pathToFileURL(join(dir, 'guest.js')).href, coreModules, ...(existsSync(script) ? { guestScript: { path: script, codeCache: join(dir, 'guest.code-cache') } } : {}) };
 }

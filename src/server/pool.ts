@@ -10,6 +10,8 @@ export interface GuestArtifacts {
   /** File URL of the transpiled guest module. */
   guestModule: string;
   coreModules: Record<string, WebAssembly.Module>;
+  /** The same glue as a classic script and where its V8 code cache goes (cheaper worker starts). */
+  guestScript?: { path: string; codeCache: string };
 }
 
 type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
