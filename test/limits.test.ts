@@ -52,3 +52,14 @@ describe('limits', () => {
     expect(threadCpuMs('/proc/nonexistent/stat')).toBeUndefined();
   });
 });
+
+describe('limit flags', () => {
+  it('serve defaults to the platform limits, run to none on time; flags override; bad values are usage errors', async () => {
+    const { guestLimits, RUN_LIMITS } = await import('../src/cli/limit-flags.js');
+    expect(guestLimits({})).toEqual(PLATFORM_GUEST_LIMITS);
+    expect(guestLimits({}, RUN_LIMITS)).toMatchObject({ cpuMs: Infinity, wallMs: Infinity, memoryBytes: 128 * 1024 * 1024 });
+    expect(guestLimits({ cpuLimit: '50', timeLimit: '2000', memoryLimit: '16' })).toEqual({ cpuMs: 50, wallMs: 2000, memoryBytes: 16 * 1024 * 1024 });
+    expect(() => guestLimits({ cpuLimit: '-5' })).toThrow(/--cpu-limit must be a positive integer, got -5/);
+    expect(() => guestLimits({ memoryLimit: '1.5' })).toThrow(/--memory-limit must be a positive integer/);
+  });
+});

@@ -16,17 +16,22 @@ export function positiveInteger(flag: string, text: string): number {
   return Number(text);
 }
 
-export function addLimitOptions(command: Command): Command {
+/** `run` executes a command, which may compute for as long as it likes unless told otherwise. */
+export const RUN_LIMITS: GuestLimits = { ...PLATFORM_GUEST_LIMITS, cpuMs: Infinity, wallMs: Infinity };
+
+const shown = (value: number, unit = '') => (Number.isFinite(value) ? `${value}${unit}` : 'none');
+
+export function addLimitOptions(command: Command, defaults: GuestLimits = PLATFORM_GUEST_LIMITS): Command {
   return command
-    .option('--cpu-limit <ms>', `CPU time a request's guest may use before it is killed (platform: 50; default ${PLATFORM_GUEST_LIMITS.cpuMs}, see README)`)
-    .option('--time-limit <ms>', `wall-clock time a request's guest may run before it is killed (default ${PLATFORM_GUEST_LIMITS.wallMs}, the platform's)`)
-    .option('--memory-limit <MiB>', `linear memory each guest instance may grow to (default ${PLATFORM_GUEST_LIMITS.memoryBytes / MIB}, the platform's heap)`);
+    .option('--cpu-limit <ms>', `CPU time the guest may use per run before it is killed (platform: 50; default ${shown(defaults.cpuMs)}, see README)`)
+    .option('--time-limit <ms>', `wall-clock time the guest may run per run before it is killed (platform: 120000; default ${shown(defaults.wallMs)})`)
+    .option('--memory-limit <MiB>', `linear memory each guest instance may grow to (default ${defaults.memoryBytes / MIB}, the platform's heap)`);
 }
 
-export function guestLimits(flags: LimitFlags): GuestLimits {
+export function guestLimits(flags: LimitFlags, defaults: GuestLimits = PLATFORM_GUEST_LIMITS): GuestLimits {
   return {
-    cpuMs: flags.cpuLimit === undefined ? PLATFORM_GUEST_LIMITS.cpuMs : positiveInteger('--cpu-limit', flags.cpuLimit),
-    wallMs: flags.timeLimit === undefined ? PLATFORM_GUEST_LIMITS.wallMs : positiveInteger('--time-limit', flags.timeLimit),
-    memoryBytes: flags.memoryLimit === undefined ? PLATFORM_GUEST_LIMITS.memoryBytes : positiveInteger('--memory-limit', flags.memoryLimit) * MIB,
+    cpuMs: flags.cpuLimit === undefined ? defaults.cpuMs : positiveInteger('--cpu-limit', flags.cpuLimit),
+    wallMs: flags.timeLimit === undefined ? defaults.wallMs : positiveInteger('--time-limit', flags.timeLimit),
+    memoryBytes: flags.memoryLimit === undefined ? defaults.memoryBytes : positiveInteger('--memory-limit', flags.memoryLimit) * MIB,
   };
 }

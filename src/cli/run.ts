@@ -3,7 +3,7 @@ import { consoleLogger } from '../server/logger.js';
 import { WorkerPool } from '../server/pool.js';
 import { RequestHost } from '../server/request-host.js';
 import { guestEnvironment } from '../server/server.js';
-import { addLimitOptions, guestLimits, type LimitFlags } from './limit-flags.js';
+import { addLimitOptions, guestLimits, RUN_LIMITS, type LimitFlags } from './limit-flags.js';
 import { loadConfig, prepareApp } from './serve.js';
 
 interface RunFlags extends LimitFlags {
@@ -17,9 +17,9 @@ export function registerRun(program: Command): void {
     .argument('<app.wasm>', 'the app to run')
     .argument('[args...]', 'arguments for the app')
     .option('-C, --config <fastly.toml>', 'fastly.toml whose [local_server] describes backends and stores');
-  addLimitOptions(command).action(async (app: string, args: string[], flags: RunFlags) => {
+  addLimitOptions(command, RUN_LIMITS).action(async (app: string, args: string[], flags: RunFlags) => {
     const config = loadConfig(app, flags.config);
-    const limits = guestLimits(flags);
+    const limits = guestLimits(flags, RUN_LIMITS);
     const pool = new WorkerPool(await prepareApp(app, limits.memoryBytes), config, { maxWorkers: 1, spareWorkers: 0, limits });
     const passthrough = consoleLogger();
     passthrough.guestOutput = (_id, stream, text) => void (stream === 'stdout' ? process.stdout : process.stderr).write(text);

@@ -100,7 +100,8 @@ class GuestWorker {
     return new Promise((resolve) => {
       const run = ++this.runs;
       const { wallMs, cpuMs } = this.limits;
-      const timers = [setTimeout(() => this.kill(`ran past the wall-clock limit of ${wallMs} ms`), wallMs)];
+      // setTimeout takes anything past 2^31-1 ms (Infinity: no limit) as 1 ms.
+      const timers = Number.isFinite(wallMs) ? [setTimeout(() => this.kill(`ran past the wall-clock limit of ${wallMs} ms`), wallMs)] : [];
       if (this.threadId !== undefined && Number.isFinite(cpuMs)) timers.push(setTimeout(() => this.checkCpu(run), cpuMs));
       this.current = { host, done: resolve, timers };
       this.blocked = false;
