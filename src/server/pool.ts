@@ -28,6 +28,13 @@ const WORKER_HEAP_MB = 512;
 /** How often, at least, a computing guest's CPU clock is read; /proc's resolution is 10 ms anyway. */
 const CPU_POLL_MS = 10;
 
+/**
+ * Workers idle this long beyond the pool's floor (one per core plus the spares) are stopped: a
+ * burst of parked guests leaves many workers, each holding a prepared instance, that steady
+ * traffic does not need. Long enough that bursts a few seconds apart find them started.
+ */
+const IDLE_RETIRE_MS = 60_000;
+
 interface WorkerHooks {
   ready(worker: GuestWorker): void;
   failed(worker: GuestWorker, err: Error): void;
@@ -47,6 +54,8 @@ class GuestWorker {
   started = false;
   /** Killed or failed: about to exit, never to be handed a run. */
   dead = false;
+  /** When it last finished a run (or started), for retiring idle workers. */
+  idleSince = performance.now();
   /** Names the worker's /proc entry, for its CPU clock (Linux). */
   private threadId: number | undefined;
   private runs = 0;
@@ -168,6 +177,8 @@ export interface PoolOptions {
   /** Workers starting at once: each start costs a few hundred ms of CPU (see README). */
   maxStarting?: number;
   limits?: GuestLimits;
+  /** Idle time after which workers beyond one per core plus the spares are stopped. */
+  idleRetireMs?: number;
 }
 
 export interface PoolStats {
@@ -182,6 +193,8 @@ export interface PoolStats {
   started: number;
   exited: number;
   killed: number;
+  /** Stopped after idling beyond the floor. */
+  retired: number;
 }
 
 /**
@@ -209,7 +222,9 @@ export class WorkerPool {
   private readonly spareWorkers: number;
   private readonly maxStarting: number;
   private readonly limits: GuestLimits;
-  private readonly counts = { started: 0, exited: 0, killed: 0 };
+  private readonly counts = { started: 0, exited: 0, killed: 0, retired: 0 };
+  private readonly idleRetireMs: number;
+  private retireTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly artifacts: GuestArtifacts,
@@ -221,6 +236,7 @@ export class WorkerPool {
     this.spareWorkers = options.spareWorkers ?? this.computeLimit;
     this.maxStarting = Math.max(1, options.maxStarting ?? Math.min(2, this.computeLimit));
     this.limits = options.limits ?? PLATFORM_GUEST_LIMITS;
+    this.idleRetireMs = options.idleRetireMs ?? IDLE_RETIRE_MS;
   }
 
   /** Starts `computeLimit` workers ahead of traffic and fails early if the guest cannot even load. */
@@ -270,6 +286,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retireTimer);
     for (const waiter of this.queue.splice(0)) waiter.reject(new Error('worker pool is closed'));
     await Promise.all([...this.workers].map((worker) => worker.worker.terminate()));
   }
@@ -350,6 +367,34 @@ export class WorkerPool {
 
   private release(worker: GuestWorker): void {
     this.reserved.delete(worker);
+    worker.idleSince = performance.now();
     this.pump();
+    this.scheduleRetire();
+  }
+
+  /** Checks for workers to retire once the oldest idle one could have idled long enough. */
+  private scheduleRetire(): void {
+    if (this.retireTimer || this.closed) return;
+    this.retireTimer = setTimeout(() => {
+      this.retireTimer = undefined;
+      this.retireIdle();
+    }, this.idleRetireMs);
+    this.retireTimer.unref();
+  }
+
+  /** Stops the longest-idle workers beyond the floor that idled `idleRetireMs` or more. */
+  private retireIdle(): void {
+    const floor = this.computeLimit + this.spareWorkers;
+    const idle = [...this.workers].filter((worker) => worker.started && !worker.dead && !this.reserved.has(worker)).sort((a, b) => a.idleSince - b.idleSince);
+    let live = [...this.workers].filter((worker) => !worker.dead).length;
+    const now = performance.now();
+    for (const worker of idle) {
+      if (live <= floor || now - worker.idleSince < this.idleRetireMs) break;
+      worker.dead = true;
+      live--;
+      this.counts.retired++;
+      void worker.worker.terminate();
+    }
+    if (live > floor) this.scheduleRetire();
   }
 }
