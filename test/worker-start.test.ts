@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadGlue } from '../src/host/glue-loader.js';
 import { glueScript } from '../src/server/glue.js';
+import { createWasi } from '../src/host/wasi.js';
 
 const glue = `const base = 40;
 export function instantiate(getCoreModule, imports) {
@@ -43,5 +44,19 @@ describe('glue as a script', () => {
     const second = await loadGlue({ guestModule: 'unused', guestScript });
     expect(second.fromCache).toBe(true);
     expect((second.instantiate as unknown as (g: unknown, i: { two: number }) => { answer(): number })(undefined, { two: 2 }).answer()).toBe(42);
+  });
+});
+
+describe('randomness without preview2-shim', () => {
+  it('gives bytes of the asked length, u64s as bigints, and one insecure seed', () => {
+    const { imports } = createWasi({ env: {}, args: [], lines: true, output() {} }) as unknown as { imports: Record<string, Record<string, (...args: unknown[]) => unknown>> };
+    const random = imports['wasi:random/random']!;
+    const bytes = random.getRandomBytes!(32n) as Uint8Array;
+    expect(bytes).toHaveLength(32);
+    expect(bytes.some((byte) => byte !== 0)).toBe(true);
+    expect(typeof random.getRandomU64!()).toBe('bigint');
+    expect(imports['wasi:random/insecure']!.getInsecureRandomBytes!(5n)).toHaveLength(5);
+    const seed = imports['wasi:random/insecure-seed']!.insecureSeed!();
+    expect(imports['wasi:random/insecure-seed']!.insecureSeed!()).toEqual(seed);
   });
 });
