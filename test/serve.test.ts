@@ -64,7 +64,8 @@ beforeAll(async () => {
   origin = await startOrigin();
   originPort = (origin.address() as AddressInfo).port;
   closedPort = await findClosedPort();
-  serve = await startServe(dist, app, ['-C', writeFastlyToml(originPort, closedPort)]);
+  // `/stream` spins 1.5 s of CPU between its writes, past the default --cpu-limit (1000 ms).
+  serve = await startServe(dist, app, ['-C', writeFastlyToml(originPort, closedPort), '--cpu-limit', '10000']);
 });
 
 afterAll(async () => {
