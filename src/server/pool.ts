@@ -342,7 +342,7 @@ export class WorkerPool {
   /**
    * Starts workers in the background up to: the spares, plus one per queued run that has a core
    * free for it (a run waiting for a core gains nothing from another worker), never more than
-   * `maxStarting` at once.
+   * `maxStarting` at once, nor more than there are cores without a computing guest.
    */
   private replenish(computing: number): void {
     if (this.startError) return;
@@ -354,7 +354,10 @@ export class WorkerPool {
     }
     const waiting = computing < this.computeLimit ? this.queue.length : 0;
     const wanted = this.spareWorkers + waiting;
-    while (idle + starting < wanted && starting < this.maxStarting && this.workers.size < this.maxWorkers) {
+    // A start takes a core for a few hundred ms: only on cores no guest is computing on, so a
+    // CPU-bound burst runs at full speed and the spares start when it eases.
+    const startable = Math.min(this.maxStarting, this.computeLimit - computing);
+    while (idle + starting < wanted && starting < startable && this.workers.size < this.maxWorkers) {
       this.spawn();
       starting++;
     }
