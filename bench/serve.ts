@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { buildJsApp } from '../test/support/js-app.js';
+import { firstBurst, printFirstBurst } from './first-burst.js';
 
 const root = join(import.meta.dirname, '..');
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
@@ -186,6 +187,7 @@ console.log('\n| in process (no HTTP) | fresh instance + 1 request ms | fresh in
 console.log('| --- | ---: | ---: | ---: | ---: |');
 console.log(`| C hello | ${cIn.runMs.toFixed(2)} | ${cIn.instantiateMs.toFixed(2)} | ${cIn.bareMs.toFixed(3)} | — |`);
 console.log(`| js-compute hello | ${jsIn.runMs.toFixed(2)} | ${jsIn.instantiateMs.toFixed(2)} | ${jsIn.bareMs.toFixed(2)} | ${(jsIn.instantiateMs / jsIn.bareMs).toFixed(2)} (target ≤ 1.5) |`);
+printFirstBurst(await firstBurst());
 console.log('\nTargets: c=16 throughput ≥ 70 % of the in-process bound; p50 at c=1 ≤ 5 ms (C), ≤ 15 ms (js-compute).');
 const [, jsFresh, jsReuse] = rows;
 console.log(

@@ -72,7 +72,7 @@ describe('adapter targets', () => {
 
   it('serve adapts a legacy module for the target it is given', async () => {
     const root = mkdtempSync(join(tmpdir(), 'witshim-target-'));
-    await prepareGuest(cacheGuest, root, 'published');
+    await prepareGuest(cacheGuest, root, { target: 'published' });
     await prepareGuest(cacheGuest, root);
     const targets = readdirSync(join(root, 'adapted')).map((f) => readCustomSection(readFileSync(join(root, 'adapted', f)), TARGET_SECTION));
     expect(targets.sort()).toEqual(['published', 'subscribe']);

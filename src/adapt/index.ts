@@ -41,6 +41,9 @@ export class AdaptError extends Error {
  */
 export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Promise<Uint8Array> {
   const iface = inspectModule(bytes);
+  // V8's validator is native and fast; an invalid module would otherwise go all the way through
+  // wit-component (hundreds of ms) to be refused, and serve could not run it anyway.
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new AdaptError(`not a valid wasm module (${compileError(bytes)})`);
   if (!iface.exports.some((e) => e.kind === 'memory' && e.name === 'memory')) {
     throw new AdaptError('the module exports no memory named "memory"; the adapter needs it');
   }
@@ -50,10 +53,10 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
     return c === 'unknown' || c === 'other';
   });
   if (unknown.length && options.unknownImports !== 'trap') {
-    throw new AdaptError(`imports that the Fastly ABI does not define: ${unknown.map(importLabel).join(', ')}`);
+    throw new AdaptError(`imports that the Fastly ABI does not define: ${unknown.map((imp) => printable(importLabel(imp))).join(', ')}`);
   }
   if (unknown.some((imp) => imp.kind !== 'function')) {
-    throw new AdaptError(`non-function imports cannot be stubbed: ${unknown.filter((i) => i.kind !== 'function').map(importLabel).join(', ')}`);
+    throw new AdaptError(`non-function imports cannot be stubbed: ${unknown.filter((i) => i.kind !== 'function').map((imp) => printable(importLabel(imp))).join(', ')}`);
   }
 
   const folded = foldImports(bytes, abi);
@@ -62,7 +65,7 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
   const target = options.target ?? DEFAULT_TARGET;
   const adapters: Array<[string, Uint8Array]> = [[ADAPTER_MODULE, await adapterModule(variant, target)]];
   if (iface.imports.some((i) => i.module === WASI_PREVIEW1)) adapters.push([WASI_PREVIEW1, preview1Reactor()]);
-  if (unknown.length) adapters.push([TRAP_MODULE, await trapStubs(unknown)]);
+  if (unknown.length) adapters.push([TRAP_MODULE, await trapStubs(unknown).catch((err: unknown) => Promise.reject(new AdaptError(`cannot build trap stubs: ${firstLine(err)}`)))]);
 
   let component: Uint8Array;
   try {
@@ -72,10 +75,14 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
   } catch (err) {
     throw new AdaptError(`wit-component rejected the module: ${firstLine(err)}`);
   }
-  component = await metadataAdd(component, [['processed-by', [['witshim', packageVersion()]]]]);
-  component = appendCustomSection(component, TARGET_SECTION, target);
-  // Decoding the component's WIT type-checks it as a whole.
-  await componentWit(component);
+  try {
+    component = await metadataAdd(component, [['processed-by', [['witshim', packageVersion()]]]]);
+    component = appendCustomSection(component, TARGET_SECTION, target);
+    // Decoding the component's WIT type-checks it as a whole.
+    await componentWit(component);
+  } catch (err) {
+    throw new AdaptError(`the adapted component does not decode: ${firstLine(err)}`);
+  }
   return component;
 }
 
@@ -98,6 +105,21 @@ function preview1Reactor(): Uint8Array {
   const jcoMain = createRequire(import.meta.url).resolve('@bytecodealliance/jco');
   reactor ??= new Uint8Array(readFileSync(join(jcoMain, '..', '..', 'lib', 'wasi_snapshot_preview1.reactor.wasm')));
   return reactor;
+}
+
+/** A name for a one-line message: control characters (a name may hold any) as JSON escapes. */
+function printable(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** V8's reason for refusing a module (validate says only no). */
+function compileError(bytes: Uint8Array): string {
+  try {
+    new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    return 'refused by the validator';
+  } catch (err) {
+    return firstLine(err);
+  }
 }
 
 function firstLine(err: unknown): string {

@@ -15,6 +15,18 @@ const STREAMS = 'wasi:io/streams@0.2.6';
  * Adapters may have no data segments, so the message is stored byte by byte into a page the
  * stub grows itself.
  */
+/**
+ * A WAT string literal: printable ASCII as is, every other byte of the UTF-8 (and `"`, `\`) as
+ * `\hh`. JSON's `\u0016` is not WAT, and import names may hold any bytes of valid UTF-8.
+ */
+export function watString(text: string): string {
+  let out = '"';
+  for (const byte of new TextEncoder().encode(text)) {
+    out += byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `${out}"`;
+}
+
 export async function trapStubs(imports: WasmImport[]): Promise<Uint8Array> {
   const funcs = imports.map((imp) => {
     const params = imp.type?.params.length ? ` (param ${imp.type.params.join(' ')})` : '';
@@ -22,7 +34,7 @@ export async function trapStubs(imports: WasmImport[]): Promise<Uint8Array> {
     const message = new TextEncoder().encode(`witshim: ${importLabel(imp)} is not part of the Fastly ABI\n`);
     const stores = [...message].map((b, i) => `(i32.store8 offset=${i} (local.get $p) (i32.const ${b}))`).join(' ');
     return [
-      `  (func ${`$${JSON.stringify(importLabel(imp))}`} (export ${JSON.stringify(importLabel(imp))})${params}${results} (local $p i32)`,
+      `  (func $${watString(importLabel(imp))} (export ${watString(importLabel(imp))})${params}${results} (local $p i32)`,
       `    (local.set $p (call $page)) ${stores}`,
       `    (call $report (local.get $p) (i32.const ${message.length})) unreachable)`,
     ].join('\n');

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { prepareGuest } from '../server/artifacts.js';
 import type { GuestArtifacts } from '../server/pool.js';
 import { DEFAULT_TARGET, type AdapterTarget } from '../adapter/target.js';
+import { PLATFORM_GUEST_LIMITS } from '../server/limits.js';
 
 /** An app: its bytes (legacy core module or component), or the path of its `.wasm`. */
 export type AppSource = Uint8Array | string;
@@ -34,13 +35,14 @@ export function readAppBytes(app: AppSource): Uint8Array {
 }
 
 /** Adapts (when legacy), transpiles and compiles an app for the workers, once per content. */
-export function loadApp(app: AppSource, target: AdapterTarget = DEFAULT_TARGET): Promise<GuestArtifacts> {
+export function loadApp(app: AppSource, target: AdapterTarget = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes): Promise<GuestArtifacts> {
   const bytes = readAppBytes(app);
-  const key = `${target}:${createHash('sha256').update(bytes).digest('hex')}`;
+  // The memory cap is compiled into the modules (see artifacts.ts), so it is part of what was prepared.
+  const key = `${target}:${memoryBytes}:${createHash('sha256').update(bytes).digest('hex')}`;
   let entry = prepared.get(key);
   if (!entry) {
     const label = typeof app === 'string' ? app : 'app';
-    entry = prepareGuest(bytes, undefined, target).catch((err: Error) => {
+    entry = prepareGuest(bytes, undefined, { target, memoryBytes }).catch((err: Error) => {
       prepared.delete(key);
       throw new AppError(`${label}: ${err.message.split('\n')[0]}`);
     });

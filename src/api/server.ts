@@ -5,12 +5,13 @@ import { serveInProcess, type InProcessExchange } from '../server/in-process.js'
 import { consoleLogger, type Logger } from '../server/logger.js';
 import { WorkerPool, type GuestArtifacts } from '../server/pool.js';
 import { RequestHost } from '../server/request-host.js';
-import { guestEnvironment, requestId, startDevServer, type DevServer } from '../server/server.js';
+import { guestEnvironment, requestId, startDevServer, type DevServer, type ServerStats } from '../server/server.js';
 import { Services } from '../server/services/index.js';
 import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
 import { loadApp, type AppSource } from './app.js';
 import type { AdapterTarget } from '../adapter/target.js';
 import type { SandboxLimits } from '../server/sandboxes.js';
+import { PLATFORM_GUEST_LIMITS, PLATFORM_REQUEST_LIMITS, RUN_LIMITS, type GuestLimits, type RequestLimits } from '../server/limits.js';
 import { resolveConfig, type ConfigOptions, type ConfigSource } from './config.js';
 
 export type { Logger, TlsIdentity };
@@ -41,6 +42,15 @@ export interface ServerOptions extends ConfigOptions {
    * `setReusableSandboxOptions` makes them): `maxWaiting` 0 turns reuse off.
    */
   sandboxLimits?: Partial<SandboxLimits>;
+  /**
+   * Per-run limits of a guest (wall-clock ms, CPU ms, linear memory bytes); a guest past one is
+   * killed and its worker replaced. Default: the platform's, see `src/server/limits.ts`.
+   */
+  limits?: Partial<GuestLimits>;
+  /** Header, URL and body sizes refused (431 / 414 / 413) before the guest runs; default the platform's. */
+  requestLimits?: Partial<RequestLimits>;
+  /** Started, idle guest workers kept ahead of demand (default: one per core). */
+  spareWorkers?: number;
 }
 
 export interface ListenOptions {
@@ -64,6 +74,8 @@ export interface Server {
   fetch(input: Request | string | URL, init?: RequestInit): Promise<Response>;
   /** Swaps in a new app and/or config; requests in flight finish on the old ones. */
   reload(app?: AppSource, config?: ConfigSource): Promise<void>;
+  /** Live counts: workers, requests in flight, open client connections, memory. */
+  stats(): ServerStats;
   /** Stops listening and stops the workers. */
   close(): Promise<void>;
 }
@@ -78,6 +90,9 @@ export interface ServerCore {
   /** The adapter target legacy modules are adapted for, on load and on reload. */
   target?: AdapterTarget;
   sandboxLimits?: Partial<SandboxLimits>;
+  limits?: GuestLimits;
+  requestLimits?: RequestLimits;
+  spareWorkers?: number;
 }
 
 /** A server with the in-process exchange exposed: the harness gives each request a logger of its own. */
@@ -97,11 +112,25 @@ export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' |
  */
 export async function createServer(app: AppSource, options: ServerOptions = {}): Promise<Server> {
   const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
-  return startServerCore({ artifacts: await loadApp(app, options.target), config, logger: fullLogger(options), maxWorkers: options.maxWorkers, target: options.target, sandboxLimits: options.sandboxLimits }, options);
+  const limits = { ...PLATFORM_GUEST_LIMITS, ...options.limits };
+  const requestLimits = { ...PLATFORM_REQUEST_LIMITS, ...options.requestLimits };
+  const core: ServerCore = {
+    artifacts: await loadApp(app, options.target, limits.memoryBytes),
+    config,
+    logger: fullLogger(options),
+    maxWorkers: options.maxWorkers,
+    target: options.target,
+    sandboxLimits: options.sandboxLimits,
+    limits,
+    requestLimits,
+    spareWorkers: options.spareWorkers,
+  };
+  return startServerCore(core, options);
 }
 
 export async function startServerCore(core: ServerCore, options: ConfigOptions = {}): Promise<CoreServer> {
-  let pool = new WorkerPool(core.artifacts, core.config, core.maxWorkers);
+  const poolOptions = { maxWorkers: core.maxWorkers, spareWorkers: core.spareWorkers, limits: core.limits ?? PLATFORM_GUEST_LIMITS };
+  let pool = new WorkerPool(core.artifacts, core.config, poolOptions);
   let { artifacts, config } = core;
   await pool.warm();
   // One set of stores for HTTP and in-process requests alike; a reload keeps it unless the config changed.
@@ -120,6 +149,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
     get url() {
       return http?.url;
     },
+    stats: () => http?.stats() ?? { ...pool.stats(), inflight: 0, connections: 0 },
     get services() {
       return services;
     },
@@ -127,7 +157,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       if (closed) throw new Error('the server is closed');
       if (http) return http.url;
       const tls = listen.tls === 'self-signed' ? await selfSignedLocalhost() : listen.tls;
-      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers, tls, dispatch: core.dispatch, services, sandboxLimits: core.sandboxLimits });
+      http = await startDevServer({ artifacts, config, pool, host: listen.host ?? '127.0.0.1', port: listen.port ?? 7676, logger: core.logger, maxWorkers: core.maxWorkers, tls, dispatch: core.dispatch, services, sandboxLimits: core.sandboxLimits, requestLimits: core.requestLimits });
       return http.url;
     },
     exchange(request, logger = core.logger) {
@@ -140,9 +170,9 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       return server.exchange(new Request(target, init)).response;
     },
     async reload(app, source) {
-      const nextArtifacts = app === undefined ? artifacts : await loadApp(app, core.target);
+      const nextArtifacts = app === undefined ? artifacts : await loadApp(app, core.target, poolOptions.limits.memoryBytes);
       const nextConfig = source === undefined ? config : resolveConfig(source, { ...options, appPath: typeof app === 'string' ? app : undefined });
-      const next = new WorkerPool(nextArtifacts, nextConfig, core.maxWorkers);
+      const next = new WorkerPool(nextArtifacts, nextConfig, poolOptions);
       await next.warm();
       const old = pool;
       const oldServices = services;
@@ -186,7 +216,9 @@ export interface RunResult {
  */
 export async function runOnce(app: AppSource, args: string[] = [], options: RunOptions = {}): Promise<RunResult> {
   const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
-  const pool = new WorkerPool(await loadApp(app, options.target), config, 1);
+  // A command may compute as long as it likes unless told otherwise.
+  const limits = { ...RUN_LIMITS, ...options.limits };
+  const pool = new WorkerPool(await loadApp(app, options.target, limits.memoryBytes), config, { maxWorkers: 1, spareWorkers: 0, limits });
   const services = new Services(config);
   const logger = fullLogger(options);
   const out = { stdout: options.stdout ?? ((text: string) => void process.stdout.write(text)), stderr: options.stderr ?? ((text: string) => void process.stderr.write(text)) };

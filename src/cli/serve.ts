@@ -6,10 +6,16 @@ import { createServer, fullLogger, type ListenOptions, type Server } from '../ap
 import type { Logger } from '../server/logger.js';
 import { DEFAULT_TARGET } from '../adapter/target.js';
 import { parseTarget, TARGET_HELP } from './adapt.js';
+import { statsLine } from '../server/stats.js';
+import { PLATFORM_REQUEST_LIMITS } from '../server/limits.js';
 import { UsageError } from './errors.js';
+import { addLimitOptions, guestLimits, positiveInteger, type LimitFlags } from './limit-flags.js';
 
-interface ServeFlags {
+interface ServeFlags extends LimitFlags {
   config?: string;
+  spareWorkers?: string;
+  stats?: string;
+  maxBody?: string;
   addr: string;
   watch?: boolean;
   logStdout?: boolean;
@@ -69,7 +75,7 @@ export function configFlag(path: string | undefined): string | undefined {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('Serve a Compute app (legacy core module or component) on a local HTTP server')
     .argument('<app.wasm>', 'the app to serve')
@@ -84,28 +90,46 @@ export function registerServe(program: Command): void {
     .option('--tls-client-ca <file>', 'PEM CA certificates to verify client certificates against')
     .option('--target <target>', `legacy modules only: ${TARGET_HELP}`, DEFAULT_TARGET)
     .option('--max-waiting-sandboxes <n>', 'guests that may wait for a further request at once (reusable sandboxes; 0: none)')
-    .action(async (app: string, flags: ServeFlags) => {
-      const { host, port } = parseAddress(flags.addr);
-      const tls = tlsFlags(flags);
-      const target = parseTarget(flags.target);
-      const maxWaiting = parseWaitingSandboxes(flags.maxWaitingSandboxes);
-      const logger = fullLogger(flags);
-      // The file found without -C is the one watched and re-read on reload.
-      const configPath = configFlag(flags.config) ?? findConfigFile(app);
-      const server = await createServer(app, { config: configPath, target, sandboxLimits: maxWaiting === undefined ? {} : { maxWaiting }, logger, logStdout: flags.logStdout, logStderr: flags.logStderr });
-      const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
-        await server.close();
-        if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new UsageError(`cannot listen on ${flags.addr}: ${err.code}`);
-        throw err;
-      });
-      logger.info(`Listening on ${url}`);
-      if (flags.watch) watchAndReload(app, configPath, server, logger);
-      await new Promise<void>((resolveStop) => {
-        const stop = () => void server.close().then(resolveStop);
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+    .option('--spare-workers <n>', 'started, idle guest workers kept ahead of demand (default: one per core)')
+    .option('--max-body <bytes>', `request bodies larger than this are refused with 413 (default ${PLATFORM_REQUEST_LIMITS.bodyBytes})`)
+    .option('--stats <seconds>', 'print a stats line (workers, requests in flight, connections, memory, file descriptors) this often');
+  addLimitOptions(command).action(async (app: string, flags: ServeFlags) => {
+    const { host, port } = parseAddress(flags.addr);
+    const tls = tlsFlags(flags);
+    const target = parseTarget(flags.target);
+    const maxWaiting = parseWaitingSandboxes(flags.maxWaitingSandboxes);
+    const limits = guestLimits(flags);
+    const spareWorkers = flags.spareWorkers === undefined ? undefined : positiveInteger('--spare-workers', flags.spareWorkers);
+    const statsSeconds = flags.stats === undefined ? undefined : positiveInteger('--stats', flags.stats);
+    const requestLimits = flags.maxBody === undefined ? {} : { bodyBytes: positiveInteger('--max-body', flags.maxBody) };
+    const logger = fullLogger(flags);
+    // The file found without -C is the one watched and re-read on reload.
+    const configPath = configFlag(flags.config) ?? findConfigFile(app);
+    const server = await createServer(app, {
+      config: configPath,
+      target,
+      sandboxLimits: maxWaiting === undefined ? {} : { maxWaiting },
+      limits,
+      requestLimits,
+      spareWorkers,
+      logger,
+      logStdout: flags.logStdout,
+      logStderr: flags.logStderr,
     });
+    const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
+      await server.close();
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') throw new UsageError(`cannot listen on ${flags.addr}: ${err.code}`);
+      throw err;
+    });
+    logger.info(`Listening on ${url}`);
+    if (flags.watch) watchAndReload(app, configPath, server, logger);
+    if (statsSeconds !== undefined) setInterval(() => logger.info(statsLine(server.stats())), statsSeconds * 1000).unref();
+    await new Promise<void>((resolveStop) => {
+      const stop = () => void server.close().then(resolveStop);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+  });
 }
 
 function watchAndReload(app: string, configPath: string | undefined, server: Server, logger: Logger): void {

@@ -15,7 +15,11 @@ export interface BackendSpec {
   caCertificate?: string;
   /** PEM certificate chain and private key presented to the backend (mutual TLS). */
   clientCert?: { cert: string; key: string };
+  /** What `is-healthy` reports: fastly.toml's `health`, else unknown (no health checks run locally). */
+  health?: BackendHealth;
 }
+
+export type BackendHealth = 'healthy' | 'unhealthy' | 'unknown';
 
 /** `[local_server.shielding_sites]`: the POP we pretend to run on (`local`), or where other shields answer. */
 export type ShieldingSite = 'local' | { unencrypted: string; encrypted: string };

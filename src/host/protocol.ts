@@ -153,16 +153,35 @@ export type RunMessage =
 export interface WorkerInit {
   /** File URL of the jco-transpiled guest (`instantiation: sync`). */
   guestModule: string;
+  /** The glue as a classic script, compiled with V8's code cache at `codeCache` (written by the first worker to start without one). */
+  guestScript?: { path: string; codeCache: string };
   coreModules: Record<string, WebAssembly.Module>;
   config: HostConfig;
   /** Calls, notices and `finished` go out on `calls`; answers come back on `replies`. */
   calls: MessagePort;
   replies: MessagePort;
-  /** One Int32 the worker waits on while a call is answered. */
+  /** Int32 slots (see `SIGNAL_SLOTS`): the flag the worker waits on while a call is answered, and its CPU clock at run start. */
   signal: SharedArrayBuffer;
 }
 
 /** 1xx statuses but 101 (which switches protocols, so is final) go ahead of the response proper. */
 export function isInformational(status: number): boolean {
   return status >= 100 && status < 200 && status !== 101;
+}
+
+/** Slots of `WorkerInit.signal`, an Int32Array shared by the worker and the main thread. */
+export const SIGNAL_SLOTS = {
+  /** Flipped by the main thread when an answer is on the reply port. */
+  flag: 0,
+  /** Counts runs the worker has begun, so the main thread knows which run `runCpuMs` belongs to. */
+  runs: 1,
+  /** The worker thread's CPU time (ms) when its current run began. */
+  runCpuMs: 2,
+  length: 3,
+} as const;
+
+/** The worker's first message: its guest loaded and an instance made; `threadId` names its /proc entry (Linux). */
+export interface WorkerReady {
+  kind: 'ready';
+  threadId?: number;
 }

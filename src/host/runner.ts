@@ -131,7 +131,7 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
       }
       return { kind: 'finished', outcome: 'trap', message: 'the component exports neither wasi:cli/run nor fastly:compute/http-incoming', exitCode: 1 };
     } catch (err) {
-      if (err instanceof GuestExit) return { kind: 'finished', outcome: err.code === 0 ? 'ok' : 'guest-error', exitCode: err.code };
+      if (err instanceof GuestExit) return { kind: 'finished', outcome: err.code === 0 ? 'ok' : 'guest-error', exitCode: err.code, message: `exited with proc_exit(${err.code})` };
       // jco reports an `err` result of the export as a ComponentError carrying its payload.
       if (err instanceof Error && err.constructor.name === 'ComponentError') return { kind: 'finished', outcome: 'guest-error', exitCode: 1 };
       return { kind: 'finished', outcome: 'trap', message: err instanceof Error ? err.message : String(err), exitCode: 1 };

@@ -1,9 +1,10 @@
-import { insecure, insecureSeed, random } from '@bytecodealliance/preview2-shim/random';
+import { randomFillSync } from 'node:crypto';
 
 /**
- * The `wasi:*@0.2.x` imports a guest sees. Randomness comes from preview2-shim; the rest is
- * local because it is per request: output goes to the request's log, the environment is only
- * the FASTLY_* variables, there are no preopened directories, and timers block the worker.
+ * The `wasi:*@0.2.x` imports a guest sees, all local because they are per request: output goes
+ * to the request's log, the environment is only the FASTLY_* variables, there are no preopened
+ * directories, and timers block the worker. Randomness is node:crypto's (preview2-shim's module
+ * did the same, but loading it cost every worker start ~20 ms).
  */
 export interface WasiOptions {
   env: Record<string, string>;
@@ -21,6 +22,20 @@ export class GuestExit extends Error {
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+function randomBytes(len: bigint): Uint8Array {
+  return randomFillSync(new Uint8Array(Number(len)));
+}
+
+function randomU64(): bigint {
+  return randomFillSync(new BigUint64Array(1))[0]!;
+}
+
+const random = { getRandomBytes: randomBytes, getRandomU64: randomU64 };
+const insecure = { getInsecureRandomBytes: randomBytes, getInsecureRandomU64: randomU64 };
+/** WASI: the same pair for the life of the instance; here for the worker's, as preview2-shim did per process. */
+let seed: [bigint, bigint] | undefined;
+const insecureSeed = { insecureSeed: (): [bigint, bigint] => (seed ??= [randomU64(), randomU64()]) };
 
 function sleepUntil(deadline: bigint): void {
   const remainingMs = Number(deadline - process.hrtime.bigint()) / 1e6;

@@ -4,20 +4,31 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { MainChannel } from './channel.js';
-import type { RunMessage, WorkerInit } from './protocol.js';
-import { createRunner, type Instantiate } from './runner.js';
+import { currentThreadId, threadCpuMs } from './cpu.js';
+import { SIGNAL_SLOTS, type RunMessage, type WorkerInit, type WorkerReady } from './protocol.js';
+import { loadGlue } from './glue-loader.js';
+import { createRunner } from './runner.js';
 
 const init = workerData as WorkerInit;
-const { instantiate } = (await import(init.guestModule)) as { instantiate: Instantiate };
+const glue = await loadGlue(init);
+const { instantiate } = glue;
 const channel = new MainChannel(init.calls, init.replies, init.signal);
 const runner = createRunner({ instantiate, coreModules: init.coreModules, config: init.config, channel });
+const slots = new Int32Array(init.signal);
+const threadId = currentThreadId();
 
 // The next request's instance is made while the worker waits for it (still one per request).
 const prepareSoon = () => setImmediate(() => runner.prepare());
 parentPort!.on('message', (message: RunMessage) => {
+  // The main thread holds the run to its CPU budget from this clock reading (Linux only).
+  if (threadId !== undefined) {
+    Atomics.store(slots, SIGNAL_SLOTS.runCpuMs, threadCpuMs('/proc/thread-self/stat') ?? 0);
+    Atomics.add(slots, SIGNAL_SLOTS.runs, 1);
+  }
   channel.post(runner.run(message));
   prepareSoon();
 });
 // The pool counts the worker as ready once its first instance is made.
 runner.prepare();
-parentPort!.postMessage('ready');
+glue.afterFirstInstance();
+parentPort!.postMessage({ kind: 'ready', threadId } satisfies WorkerReady);

@@ -5,11 +5,16 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageVersion } from '../version.js';
 import { readModuleInterface } from '../wasm/imports.js';
-import { GLUE_REWRITES, optimizeGlue } from './glue.js';
+import { limitMemories } from '../wasm/memory-limit.js';
+import { GLUE_REWRITES, glueScript, optimizeGlue } from './glue.js';
+import { PLATFORM_GUEST_LIMITS, WASM_PAGE } from './limits.js';
 import type { GuestArtifacts } from './pool.js';
 import type { AdapterTarget } from '../adapter/target.js';
 
 export type WasmKind = 'module' | 'component';
+
+/** The glue as a classic script (see `glueScript`), beside `guest.js` in a transpile's directory. */
+const GUEST_SCRIPT = 'guest.script.js';
 
 /** Reads the wasm preamble: version 1 / layer 0 is a core module, layer 1 a component. */
 export function wasmKind(bytes: Uint8Array): WasmKind | undefined {
@@ -82,10 +87,28 @@ function shapeKey(folded: Uint8Array, adapterInputs: string[]): string {
 }
 
 /** The artifacts of a transpiled directory, with `replace` standing in for files of the same name. */
-async function loadArtifacts(dir: string, replace: Record<string, Uint8Array> = {}): Promise<GuestArtifacts> {
+/**
+ * Compiles the core modules of a transpiled guest (`replace` stands in for some of them) and
+ * names its glue. Each memory's cap is set at compile time: the compiled module is what every
+ * worker shares.
+ */
+async function loadArtifacts(dir: string, memoryBytes: number, replace: Record<string, Uint8Array> = {}): Promise<GuestArtifacts> {
   const names = new Set([...readdirSync(dir).filter((file) => file.endsWith('.wasm')), ...Object.keys(replace)]);
-  const compiled = await Promise.all([...names].map(async (name) => [name, await WebAssembly.compile((replace[name] ?? readFileSync(join(dir, name))) as Uint8Array<ArrayBuffer>)] as const));
-  return { guestModule: pathToFileURL(join(dir, 'guest.js')).href, coreModules: Object.fromEntries(compiled) };
+  const pages = Math.floor(memoryBytes / WASM_PAGE);
+  const compiled = await Promise.all([...names].map(async (name) => [name, await WebAssembly.compile(limitMemories((replace[name] ?? readFileSync(join(dir, name))) as Uint8Array<ArrayBuffer>, pages) as Uint8Array<ArrayBuffer>)] as const));
+  const script = join(dir, GUEST_SCRIPT);
+  return {
+    guestModule: pathToFileURL(join(dir, 'guest.js')).href,
+    coreModules: Object.fromEntries(compiled),
+    ...(existsSync(script) ? { guestScript: { path: script, codeCache: join(dir, 'guest.code-cache') } } : {}),
+  };
+}
+
+export interface PrepareOptions {
+  /** The WIT a legacy module's adapter speaks. */
+  target?: AdapterTarget;
+  /** The cap on each linear memory of the guest. */
+  memoryBytes?: number;
 }
 
 /**
@@ -114,7 +137,8 @@ function keepShape(transpiledDir: string, shapeDir: string, folded: Uint8Array):
  * embeds the folded module as it is and the glue depends only on the shape, so the cached glue
  * and adapter modules serve it with the new module in place of the old.
  */
-export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), target: AdapterTarget = 'subscribe'): Promise<GuestArtifacts> {
+export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestArtifacts> {
+  const { target = 'subscribe', memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes } = options;
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
   let shape: { dir: string; folded: Uint8Array } | undefined;
@@ -127,16 +151,19 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), target
     } catch {
       // Not decodable: adapt below says why, as a user-facing error.
     }
-    if (shape && existsSync(join(shape.dir, 'guest.js'))) return loadArtifacts(shape.dir, { [MAIN_MODULE]: shape.folded });
+    if (shape && existsSync(join(shape.dir, 'guest.js'))) return loadArtifacts(shape.dir, memoryBytes, { [MAIN_MODULE]: shape.folded });
   }
   const component = kind === 'module' ? await adaptCached(bytes, root, target) : bytes;
   const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
     const { transpile } = await import('@bytecodealliance/jco');
     const { files } = await transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true });
-    files['guest.js'] = new TextEncoder().encode(optimizeGlue(new TextDecoder().decode(files['guest.js'])).source);
+    const glue = optimizeGlue(new TextDecoder().decode(files['guest.js'])).source;
+    files['guest.js'] = new TextEncoder().encode(glue);
+    const script = glueScript(glue);
+    if (script !== undefined) files[GUEST_SCRIPT] = new TextEncoder().encode(script);
     publishDirectory(dir, files);
   }
   if (shape) keepShape(dir, shape.dir, shape.folded);
-  return loadArtifacts(dir);
+  return loadArtifacts(dir, memoryBytes);
 }

@@ -56,7 +56,10 @@ export function classify(err: NodeJS.ErrnoException): SendFailure {
                   ? 'http-protocol-error'
                   : /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)
                     ? 'tls-certificate-error'
-                    : 'internal-error';
+                    : // OpenSSL's handshake failures (a backend that does not speak TLS: wrong version number).
+                      code.startsWith('ERR_SSL_') || code === 'EPROTO'
+                      ? 'tls-protocol-error'
+                      : 'internal-error';
   return new SendFailure(tag, `${code || 'error'}: ${err.message}`);
 }
 

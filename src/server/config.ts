@@ -2,7 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
-import { DEFAULT_TIMEOUTS, emptyHostConfig, LOOPBACK_GEO, type AclEntry, type BackendSpec, type HostConfig, type KvEntry, type ShieldingSite } from '../host/config.js';
+import { DEFAULT_TIMEOUTS, emptyHostConfig, LOOPBACK_GEO, type AclEntry, type BackendHealth, type BackendSpec, type HostConfig, type KvEntry, type ShieldingSite } from '../host/config.js';
 
 /** A fastly.toml problem the user must fix; the message names the file (and line when known). */
 export class ConfigError extends Error {}
@@ -53,7 +53,7 @@ function backends(ctx: Context, table: Table): Record<string, BackendSpec> {
   for (const [name, raw] of Object.entries(table)) {
     const where = `local_server.backends.${name}`;
     if (!isTable(raw)) fail(ctx, where, 'expected a table');
-    checkKeys(ctx, where, raw, ['url', 'override_host', 'cert_host', 'use_sni', 'client_certificate', 'ca_certificate', 'grpc']);
+    checkKeys(ctx, where, raw, ['url', 'override_host', 'cert_host', 'use_sni', 'client_certificate', 'ca_certificate', 'grpc', ...Object.keys(TIMEOUT_KEYS), 'health']);
     const url = str(ctx, `${where}.url`, raw.url);
     if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) fail(ctx, where, `url must be an http(s) URL, got ${url}`);
     out[name] = {
@@ -66,9 +66,33 @@ function backends(ctx: Context, table: Table): Record<string, BackendSpec> {
       clientCert: raw.client_certificate === undefined ? undefined : clientCertificate(ctx, `${where}.client_certificate`, raw.client_certificate),
       dynamic: false,
       ...DEFAULT_TIMEOUTS,
+      ...timeouts(ctx, where, raw),
+      health: raw.health === undefined ? undefined : health(ctx, `${where}.health`, raw.health),
     };
   }
   return out;
+}
+
+/** Timeouts a backend may set, as on the platform's backend settings (ms). */
+const TIMEOUT_KEYS = { connect_timeout_ms: 'connectTimeoutMs', first_byte_timeout_ms: 'firstByteTimeoutMs', between_bytes_timeout_ms: 'betweenBytesTimeoutMs' } as const;
+
+function timeouts(ctx: Context, where: string, raw: Table): Partial<Pick<BackendSpec, (typeof TIMEOUT_KEYS)[keyof typeof TIMEOUT_KEYS]>> {
+  const out: Partial<Record<(typeof TIMEOUT_KEYS)[keyof typeof TIMEOUT_KEYS], number>> = {};
+  for (const [key, field] of Object.entries(TIMEOUT_KEYS)) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > 2 ** 31 - 1) fail(ctx, `${where}.${key}`, 'expected a positive whole number of milliseconds');
+    out[field] = value;
+  }
+  return out;
+}
+
+const HEALTH = ['healthy', 'unhealthy', 'unknown'] as const;
+
+/** What `is-healthy` answers for the backend (the dev server runs no health checks). */
+function health(ctx: Context, where: string, value: unknown): BackendHealth {
+  if (typeof value !== 'string' || !(HEALTH as readonly string[]).includes(value)) fail(ctx, where, `expected one of ${HEALTH.map((h) => `"${h}"`).join(', ')}`);
+  return value as BackendHealth;
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[^-]*-----END \1-----/g;

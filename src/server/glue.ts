@@ -4,7 +4,7 @@
  * the source alone when a jco version emits something else, so at worst nothing is gained.
  * Bump GLUE_REWRITES when they change: it is part of the transpile cache key.
  */
-export const GLUE_REWRITES = 'glue-2';
+export const GLUE_REWRITES = 'glue-3';
 
 /**
  * `try { x = WebAssembly.promising(f); } catch(err) { x = f; }` runs on every instantiation and,
@@ -27,4 +27,27 @@ export function optimizeGlue(source: string): { source: string; applied: string[
     return 'const _debugLog = globalThis?.process?.env?.JCO_DEBUG ? (...args) => console.debug(...args) : () => {};';
   });
   return { source: out, applied };
+}
+
+/** The two exports of a sync-instantiation transpile; a glue with any other import or export is left to `import()`. */
+const EXPORTS = [
+  ['export function instantiate(', 'function instantiate('],
+  ['export const _util =', 'const _util ='],
+] as const;
+
+/**
+ * The glue as a classic script whose completion value is `{ instantiate }`, so a worker can
+ * compile it with `vm.Script` and V8's code cache (Node 20 has no compile cache for ES modules):
+ * parsing and compiling the ~13k-line glue, and its functions compiled during the first
+ * instantiation, were most of a worker's start. Undefined when the source has another shape.
+ */
+export function glueScript(source: string): string | undefined {
+  let out = source;
+  for (const [from, to] of EXPORTS) {
+    if (out.split(from).length !== 2) return undefined;
+    out = out.replace(from, to);
+  }
+  // Module syntax anywhere else (`import.meta`, a dynamic `import(…)` is fine in scripts but keep it simple) keeps the module form.
+  if (/^\s*(import|export)\b/m.test(out) || /\bimport\s*[.(]/.test(out)) return undefined;
+  return `(function () {\n${out}\nreturn { instantiate };\n})()\n`;
 }

@@ -18,16 +18,28 @@ export class InboundSource {
 
   /**
    * `idleTimeoutMs` fails the source when the peer sends nothing for that long while it is read;
-   * `message` is the HTTP message whose trailers follow the stream (itself, unless decoded).
+   * `message` is the HTTP message whose trailers follow the stream (itself, unless decoded);
+   * past `maxBytes` the source fails and the stream is paused.
    */
   constructor(
     private readonly stream: Readable,
     private readonly onChange: () => void,
     private readonly idleTimeoutMs?: number,
     private readonly message?: IncomingMessage,
+    private readonly maxBytes = Infinity,
   ) {
     this.armIdle();
+    let received = 0;
     stream.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > this.maxBytes) {
+        // A body without a declared length over the limit: the guest's next read fails.
+        this.fail(`body larger than ${this.maxBytes} bytes`);
+        this.chunks = [];
+        // Paused, not destroyed: the connection stays up for the guest's answer.
+        stream.pause();
+        return;
+      }
       this.armIdle();
       this.chunks.push(chunk);
       this.buffered += chunk.length;

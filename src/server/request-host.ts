@@ -90,9 +90,10 @@ export class RequestHost {
   /** What service handlers may ask of this request. */
   private readonly serviceContext: ServiceContext;
 
-  addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream)): number {
+  /** `maxBytes` fails reads past that many bytes (a downstream body over the server's limit). */
+  addSource(stream: Readable, idleTimeoutMs?: number, trailersFrom = asMessage(stream), maxBytes?: number): number {
     const id = nextSource++;
-    this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs, trailersFrom));
+    this.sources.set(id, new InboundSource(stream, () => this.changed(), idleTimeoutMs, trailersFrom, maxBytes));
     return id;
   }
 
@@ -448,7 +449,7 @@ export class RequestHost {
     for (const source of this.sources.values()) source.destroy();
     this.sources.clear();
     if (message.outcome === 'trap') this.logger.error(`${this.id}: guest trapped: ${message.message ?? 'unknown error'}`);
-    if (message.outcome === 'guest-error' && this.respondTo) this.logger.error(`${this.id}: guest returned an error from its handler`);
+    if (message.outcome === 'guest-error' && this.respondTo) this.logger.error(`${this.id}: guest ${message.message ?? 'returned an error from its handler'}`);
     const res = this.respondTo;
     if (res && this.status === undefined && !this.forwarding) {
       this.logger.error(`${this.id}: guest finished without sending a response; answering 500`);

@@ -10,7 +10,8 @@ import type { DownstreamRequest, HeaderList } from '../host/protocol.js';
 import { versionOf, type BackendDispatch } from './backend-client.js';
 import { isReplayed, replayExtensionMethod, takeExtensionMethod } from './extension-methods.js';
 import type { Logger } from './logger.js';
-import { WorkerPool, type GuestArtifacts } from './pool.js';
+import { PLATFORM_GUEST_LIMITS, PLATFORM_REQUEST_LIMITS, type GuestLimits, type RequestLimits } from './limits.js';
+import { WorkerPool, type GuestArtifacts, type PoolStats } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
 import { DEFAULT_SANDBOX_LIMITS, Sandboxes, type SandboxLimits } from './sandboxes.js';
 import { Services } from './services/index.js';
@@ -28,6 +29,7 @@ interface ClientError extends Error {
 
 /** What Node itself answers a client error with (its default `clientError` behaviour); others are 400. */
 const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
+import { MAX_HEADER_SECTION_BYTES, answer, refusal } from './request-limits.js';
 import { downstreamTls, type TlsIdentity } from './tls.js';
 
 export interface DevServerOptions {
@@ -47,6 +49,12 @@ export interface DevServerOptions {
   services?: Services;
   /** Limits of reusable sandboxes (guests that ask for a further request), over the defaults. */
   sandboxLimits?: Partial<SandboxLimits>;
+  /** Started, idle workers kept ahead of demand (default: one per core). */
+  spareWorkers?: number;
+  /** Per-run wall-clock, CPU and memory limits (default: the platform's, see `limits.ts`). */
+  limits?: GuestLimits;
+  /** Header, URL and body sizes refused before the guest runs (default: the platform's, see `limits.ts`). */
+  requestLimits?: RequestLimits;
 }
 
 export interface DevServer {
@@ -56,7 +64,16 @@ export interface DevServer {
    * their owner made those); requests in flight finish on the old ones.
    */
   reload(artifacts: GuestArtifacts, config: HostConfig, next?: WorkerPool, nextServices?: Services): Promise<void>;
+  /** Live counts: workers, requests in flight, open client connections. */
+  stats(): ServerStats;
   close(): Promise<void>;
+}
+
+export interface ServerStats extends PoolStats {
+  /** Requests whose response has not closed yet. */
+  inflight: number;
+  /** Open client connections. */
+  connections: number;
 }
 
 /** The FASTLY_* environment a guest sees, as on the platform. */
@@ -132,13 +149,17 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const { logger } = options;
   let config = options.config;
   const sandboxLimits = { ...DEFAULT_SANDBOX_LIMITS, ...options.sandboxLimits };
-  let pool = options.pool ?? new WorkerPool(options.artifacts, config, options.maxWorkers);
+  const poolOptions = { maxWorkers: options.maxWorkers, spareWorkers: options.spareWorkers, limits: options.limits ?? PLATFORM_GUEST_LIMITS };
+  let pool = options.pool ?? new WorkerPool(options.artifacts, config, poolOptions);
   // Guests waiting for a further request take arriving ones before the pool makes fresh instances.
   let sandboxes = new Sandboxes(pool, sandboxLimits);
   if (!options.pool) await pool.warm();
   // Caches, KV stores and rate counters outlive requests and reloads of the same configuration.
   const ownsServices = options.services === undefined;
   let services = options.services ?? new Services(config);
+  let inflight = 0;
+  let connections = 0;
+  const requestLimits = options.requestLimits ?? PLATFORM_REQUEST_LIMITS;
 
   const serve = (req: http.IncomingMessage, res: http.ServerResponse, upgrade?: DownstreamUpgrade) => {
     const started = process.hrtime.bigint();
@@ -146,14 +167,21 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const current = { config, services };
     /** Set when a reused sandbox serves the request: the id of its first request and this one's place. */
     let shared = '';
+    const refused = refusal(req, requestLimits);
+    if (refused) {
+      logger.info(`${id} "${req.method} ${req.url?.slice(0, 200)}" ${refused.status} (${refused.reason})`);
+      return answer(res, refused);
+    }
+    inflight++;
     res.on('close', () => {
+      inflight--;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info(`${id} "${req.method} ${req.url}" ${res.headersSent ? res.statusCode : '-'} ${ms.toFixed(1)}ms${res.writableFinished ? '' : ' (incomplete)'}${shared}`);
     });
     sandboxes.dispatch({
       prepare: (reply) => {
         const host = new RequestHost(id, res, reply, logger, upgrade, options.dispatch, current.services);
-        const { request, transfer } = downstreamOf(req, id, host.addSource(req));
+        const { request, transfer } = downstreamOf(req, id, host.addSource(req, undefined, undefined, requestLimits.bodyBytes));
         return { host, message: { kind: 'run', request, env: guestEnvironment(current.config, id) }, transfer: [transfer] };
       },
       reused: (sandbox, index) => {
@@ -179,8 +207,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
   // A client certificate is asked for but not required: the guest sees whether one came and how it verified.
   const server = options.tls
-    ? https.createServer({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, requestCert: true, rejectUnauthorized: false }, handler)
-    : http.createServer(handler);
+    ? https.createServer({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, requestCert: true, rejectUnauthorized: false, maxHeaderSize: MAX_HEADER_SECTION_BYTES }, handler)
+    : http.createServer({ maxHeaderSize: MAX_HEADER_SECTION_BYTES }, handler);
   /** Connections past an upgrade, which Node no longer closes as HTTP ones. */
   const switched = new Set<Duplex>();
   // A request to switch protocols runs the guest like any other. Its connection stays open only
@@ -225,6 +253,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       (failure: Error) => refuse(socket, err, `${reason}: ${failure.message}`),
     );
   });
+  server.on('connection', (socket: Socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -242,7 +274,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   return {
     url: `${options.tls ? 'https' : 'http'}://${hostText}:${address.port}`,
     async reload(artifacts, newConfig, started, nextServices) {
-      const next = started ?? new WorkerPool(artifacts, newConfig, options.maxWorkers);
+      const next = started ?? new WorkerPool(artifacts, newConfig, poolOptions);
       const nextSandboxes = new Sandboxes(next, sandboxLimits);
       if (!started) await next.warm();
       const old = pool;
@@ -261,6 +293,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       // Let requests in flight on the old guest finish before stopping its workers.
       retire(() => old.close());
     },
+    stats: () => ({ ...pool.stats(), inflight, connections }),
     async close() {
       sandboxes.drain();
       server.closeAllConnections();

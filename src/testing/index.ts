@@ -199,6 +199,7 @@ export async function createTestServer(app: AppSource, options: TestServerOption
       return core.url;
     },
     listen: (listen) => core.listen(listen),
+    stats: () => core.stats(),
     reload: (next, source) => core.reload(next, source),
     close: () => core.close(),
     fetch: fetchInProcess,

@@ -245,7 +245,13 @@ class Reader {
   }
 
   name(): string {
-    return UTF8.decode(this.bytes(this.leb()));
+    const at = this.pos;
+    const bytes = this.bytes(this.leb());
+    try {
+      return UTF8.decode(bytes);
+    } catch {
+      throw new WasmDecodeError(at, 'name is not valid UTF-8');
+    }
   }
 
   vec<T>(read: () => T): T[] {

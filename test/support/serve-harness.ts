@@ -8,14 +8,30 @@ import { join } from 'node:path';
  * The backend the compatibility suites proxy to, on loopback:
  * - `/delay?ms=N` answers 200 `delayed N` after N ms;
  * - `/hang` never answers;
+ * - `/held` answers 200 `released` once the test calls `releaseHeld()`;
  * - anything else answers 203 with `x-origin: 1`, what it saw in `x-seen-method` and
  *   `x-seen-forward` (the `x-forward` request header), and a body naming the method, URL, Host
  *   header and the request body's length.
  */
+/** Responses to `/held`, parked until `releaseHeld()`. */
+const held: http.ServerResponse[] = [];
+
+export function heldCount(): number {
+  return held.length;
+}
+
+export function releaseHeld(): void {
+  for (const res of held.splice(0)) res.end('released');
+}
+
 export async function startOrigin(): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://origin');
     if (url.pathname === '/hang') return;
+    if (url.pathname === '/held') {
+      held.push(res);
+      return;
+    }
     if (url.pathname === '/delay') {
       const ms = Number(url.searchParams.get('ms') ?? 0);
       const timer = setTimeout(() => res.end(`delayed ${ms}`), ms);
@@ -118,17 +134,16 @@ export function timedGet(url: string): Promise<{ status: number; first: number; 
   });
 }
 
-/** Fires requests at once and records the order in which their bodies complete. */
-export async function raceRequests(requests: Array<{ url: string; tag: string }>): Promise<{ order: string[]; statuses: number[] }> {
-  const order: string[] = [];
-  const statuses = await Promise.all(
-    requests.map(({ url, tag }) =>
-      fetch(url).then(async (res) => {
-        await res.text();
-        order.push(tag);
-        return res.status;
-      }),
-    ),
-  );
-  return { order, statuses };
+/**
+ * Parks `slow` requests on the origin's `/held` (all of them at once), then runs `fast` ones to
+ * completion while those stay parked, then releases them. No clock is involved: a server that
+ * could not serve while guests wait would never finish the fast ones, and the test times out.
+ */
+export async function fastWhileParked(slow: string[], fast: string[]): Promise<{ fast: number[]; slow: number[]; parkedAfterFast: number }> {
+  const slowDone = Promise.all(slow.map((url) => fetch(url).then(async (res) => (await res.text(), res.status))));
+  while (heldCount() < slow.length) await new Promise((resolve) => setTimeout(resolve, 20));
+  const fastStatuses = await Promise.all(fast.map((url) => fetch(url).then(async (res) => (await res.text(), res.status))));
+  const parkedAfterFast = heldCount();
+  releaseHeld();
+  return { fast: fastStatuses, slow: await slowDone, parkedAfterFast };
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { DEFAULT_TIMEOUTS, type BackendSpec } from '../config.js';
+import { DEFAULT_TIMEOUTS, type BackendHealth, type BackendSpec } from '../config.js';
 import { checkOpenName, fail, failOpen, fitBytes, fitString, fromUtf8, utf8 } from '../errors.js';
 import type { Request } from '../messages.js';
 import type { HeaderList } from '../protocol.js';
@@ -13,8 +13,8 @@ export class BackendHandle {
   getName(): string {
     return this.spec.name;
   }
-  isHealthy(): 'unknown' {
-    return 'unknown';
+  isHealthy(): BackendHealth {
+    return this.spec.health ?? 'unknown';
   }
   isDynamic(): boolean {
     return this.spec.dynamic;
