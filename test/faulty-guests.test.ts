@@ -10,10 +10,10 @@ import { compileSources, startServe, type ServeProcess } from './fixtures/compon
 const app = join(import.meta.dirname, 'fixtures/c/faulty.wasm');
 let serve: ServeProcess;
 
-/** The request id of the access line for `request` (e.g. `GET /trap`) with `status`. */
+/** The request id (32 hex digits, as the platform's) of the access line for `request` (e.g. `GET /trap`) with `status`. */
 async function accessId(request: string, status: number): Promise<string> {
-  const line = await serve.waitForLine(new RegExp(`^[0-9a-f]{16} "${request.replace(/[?]/g, '\\?')}" ${status} `));
-  return line.slice(0, 16);
+  const line = await serve.waitForLine(new RegExp(`^[0-9a-f]{32} "${request.replace(/[?]/g, '\\?')}" ${status} `));
+  return line.slice(0, 32);
 }
 
 async function stderrLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
