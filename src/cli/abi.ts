@@ -1,17 +1,19 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mappingTable } from '../adapter/mapping-table.js';
 import { witViewFor } from '../adapter/wit-bind.js';
 import { projectRoot } from '../version.js';
 import { describeWitFunction, loadWit, type WitResolve } from '../wit/index.js';
-import { describeWitxFunction, loadWitxDir, type WitxAbi } from '../witx/index.js';
+import { describeWitxFunction, loadWitxDir, witxCHeader, type WitxAbi } from '../witx/index.js';
 import { UsageError } from './errors.js';
 
 interface AbiOptions {
   json?: boolean;
   compare?: string;
   mapping?: boolean;
+  cHeader?: boolean;
+  output?: string;
 }
 
 export function registerAbi(program: Command): void {
@@ -21,6 +23,8 @@ export function registerAbi(program: Command): void {
     .option('--json', 'print machine-readable JSON')
     .option('--compare <dir>', 'diff our witx/ and wit/ against another copy (a dir with witx/ and wit/); exit 1 on differences')
     .option('--mapping', 'list each WITX hostcall with the WIT functions the adapter calls for it')
+    .option('--c-header', 'print a C header declaring every hostcall with its exact WITX lowering (for C guests)')
+    .option('-o, --output <file>', 'with --c-header: write the header to this file instead of stdout')
     .action((opts: AbiOptions) => {
       process.exitCode = runAbi(opts);
     });
@@ -28,6 +32,8 @@ export function registerAbi(program: Command): void {
 
 function runAbi(opts: AbiOptions): number {
   const witx = loadWitxDir(join(projectRoot, 'witx'));
+  if (opts.output && !opts.cHeader) throw new UsageError('--output goes with --c-header');
+  if (opts.cHeader) return writeCHeader(witx, opts.output);
   const wit = loadWit();
   if (opts.compare) return compare(witx, wit, opts.compare, !!opts.json);
   if (opts.mapping) return printMapping(witx, wit, !!opts.json);
@@ -111,5 +117,19 @@ function printMapping(witx: WitxAbi, wit: WitResolve, json: boolean): number {
   console.log(
     `${mapped}/${rows.length} hostcalls call the component ABI; ${rows.length - mapped} answer unsupported (${witLacks} because the WIT has no counterpart)`,
   );
+  return 0;
+}
+
+function writeCHeader(witx: WitxAbi, output: string | undefined): number {
+  const header = witxCHeader(witx);
+  if (output === undefined) {
+    process.stdout.write(header);
+    return 0;
+  }
+  try {
+    writeFileSync(output, header);
+  } catch (err) {
+    throw new UsageError(`cannot write ${output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   return 0;
 }
