@@ -38,7 +38,12 @@ beforeAll(async () => {
   dist = await compileSources();
   const started = await startOrigin();
   origin = started.server;
-  base = { origin: `http://127.0.0.1:${started.port}`, origin_port: String(started.port), closed: `http://127.0.0.1:${await closedPort()}` };
+  base = {
+    origin: `http://127.0.0.1:${started.port}`,
+    origin_port: String(started.port),
+    closed: `http://127.0.0.1:${await closedPort()}`,
+    data: join(import.meta.dirname, 'compat/data'),
+  };
 });
 
 afterAll(() => stopOrigin(origin));
@@ -64,10 +69,15 @@ describe.each([...groups.values()].map((group) => [group.map((c) => c.name).join
 
   afterAll(() => serve?.stop());
 
-  it.each(group.map((c) => [`${c.name}: ${c.description}`, c] as const))('%s', async (_, raw) => {
-    const c = substitute(raw, values);
-    for (const [i, request] of c.requests.entries()) await check(serve, request, `${c.name} request ${i + 1} (${request.method} ${request.path})`);
-  });
+  for (const raw of group) {
+    const run = async () => {
+      const c = substitute(raw, values);
+      for (const [i, request] of c.requests.entries()) await check(serve, request, `${c.name} request ${i + 1} (${request.method} ${request.path})`);
+    };
+    if (raw.knownFailure === undefined) it(`${raw.name}: ${raw.description}`, run);
+    // A known failure must still fail: when it passes, the bug is fixed and the key goes.
+    else it.fails(`${raw.name}: ${raw.description} [known failure: ${raw.knownFailure}]`, run, LOG_WAIT_MS + 5000);
+  }
 });
 
 async function check(serve: ServeProcess, request: CaseRequest, what: string): Promise<void> {

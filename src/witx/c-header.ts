@@ -12,8 +12,9 @@ import type { WitxAbi, WitxBuiltin, WitxFunction, WitxType, WitxTypeDef } from '
  *
  * Names: a typename `$x` is `fastly_x_t` (`fastly_status_t` for `$fastly_status`: no double
  * prefix), its enum cases and flag bits `FASTLY_X_CASE`, a hostcall `<module>#<name>` is
- * `<module>_<name>` (`fastly_http_req_send`). Parameters keep the lowered names (`name_ptr`,
- * `name_len`, `nwritten_out`, `<type>_out`).
+ * `<module>_<name>` (`fastly_http_req_send`), an enum's case names `FASTLY_X_NAMES` (an array
+ * initializer). Parameters keep the lowered names (`name_ptr`, `name_len`, `nwritten_out`,
+ * `<type>_out`).
  */
 
 /** The C spelling of each WITX scalar on wasm32 (`char8` is C's `char`, so text needs no casts). */
@@ -197,6 +198,9 @@ function typedef(abi: WitxAbi, def: WitxTypeDef, names: NameRegistry): string[] 
       lines.push(`typedef ${BUILTIN_C[t.tag]} ${name};`, 'enum {');
       t.cases.forEach((c, i) => lines.push(`  ${names.claim(cConstantName(def.name, c), `case $${c} of ${ctx}`)} = ${i},`));
       lines.push('};');
+      // The case names as an array initializer, indexed by value (for guests that print them).
+      const namesMacro = names.claim(`${baseName(def.name).toUpperCase()}_NAMES`, `case names of ${ctx}`);
+      lines.push(`#define ${namesMacro} {${t.cases.map((c) => JSON.stringify(c)).join(', ')}}`);
       break;
     }
     case 'flags': {
