@@ -25,7 +25,7 @@ function selectedCases(): CompatCase[] {
   const wanted = (process.env.WITSHIM_CASES ?? '').split(',').map((s) => s.trim().replace(/\.toml$/, '')).filter(Boolean);
   const unknown = wanted.filter((name) => !all.includes(name));
   if (unknown.length) throw new Error(`no such case: ${unknown.join(', ')} (cases are test/compat/cases/*.toml)`);
-  return (wanted.length ? wanted : all).map(loadCase);
+  return (wanted.length ? wanted : all).map((name) => loadCase(name));
 }
 
 const cases = selectedCases();

@@ -55,7 +55,7 @@ const CASE_KEYS = new Set(['description', 'guest', 'fastly_toml', 'requests', 'k
 const REQUEST_KEYS = new Set(['method', 'path', 'headers', 'body', 'expect']);
 const EXPECT_KEYS = new Set(['status', 'headers', 'headers_match', 'headers_absent', 'body', 'body_match', 'logs', 'logs_match']);
 
-class CaseError extends Error {}
+export class CaseError extends Error {}
 
 /** Every case file, by name (file name without `.toml`), sorted. */
 export function caseNames(): string[] {
@@ -66,8 +66,8 @@ export function caseNames(): string[] {
 }
 
 /** Reads and checks one case file; unknown keys and wrong types are errors, naming the file. */
-export function loadCase(name: string): CompatCase {
-  const file = join(casesDir, `${name}.toml`);
+export function loadCase(name: string, dir = casesDir): CompatCase {
+  const file = join(dir, `${name}.toml`);
   const where = (what: string) => `${basename(file)}: ${what}`;
   let doc: Record<string, unknown>;
   try {
