@@ -112,6 +112,16 @@ describe('committed C guest builds', () => {
     expect(exports.find((exp) => exp.name === '_start')?.type).toEqual({ params: [], results: [] });
   });
 
+  it('the guests other than hostcalls.wasm import every hostcall between them (each one is called by some case)', () => {
+    const imported = new Set(
+      guests()
+        .filter((guest) => guest !== 'hostcalls')
+        .flatMap((guest) => readModuleInterface(readFileSync(join(guestDir, `${guest}.wasm`))).imports.map((imp) => `${imp.module}#${imp.name}`)),
+    );
+    const missing = abi.modules.flatMap((m) => m.functions.map((f) => `${m.name}#${f.name}`)).filter((h) => !imported.has(h));
+    expect(missing).toEqual([]);
+  });
+
   it('hostcalls.wasm imports all 251 hostcalls through witx.h', () => {
     const { imports } = readModuleInterface(readFileSync(join(guestDir, 'hostcalls.wasm')));
     const names = imports.filter((imp) => imp.module.startsWith('fastly_')).map((imp) => `${imp.module}#${imp.name}`);
