@@ -112,7 +112,7 @@ describe('committed C guest builds', () => {
     expect(exports.find((exp) => exp.name === '_start')?.type).toEqual({ params: [], results: [] });
   });
 
-  it('the guests other than hostcalls.wasm import every hostcall between them (each one is called by some case)', () => {
+  it('the guests other than hostcalls.wasm import every hostcall between them (so that some case can reach each one)', () => {
     const imported = new Set(
       guests()
         .filter((guest) => guest !== 'hostcalls')
