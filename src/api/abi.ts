@@ -4,7 +4,7 @@ import { mappingTable, type MappingRow } from '../adapter/mapping-table.js';
 import { witViewFor } from '../adapter/wit-bind.js';
 import { projectRoot } from '../version.js';
 import { describeWitFunction, loadWit, type WitResolve } from '../wit/index.js';
-import { describeWitxFunction, loadWitxDir, type WitxAbi } from '../witx/index.js';
+import { describeWitxFunction, loadWitxDir, witxCHeader, type WitxAbi } from '../witx/index.js';
 
 /** How many functions each WITX module and each `fastly:*` WIT interface defines. */
 export interface AbiSummary {
@@ -28,6 +28,14 @@ export class AbiCompareError extends Error {}
 const ours = () => ({ witx: loadWitxDir(join(projectRoot, 'witx')), wit: loadWit() });
 
 /** Summarises the legacy (WITX) and component (WIT) ABIs witshim bridges. */
+/**
+ * A C header declaring every hostcall with its exact WITX lowering (import attributes, parameter
+ * names and types, typedefs with layout asserts): what C guests include so they cannot drift.
+ */
+export function abiCHeader(): string {
+  return witxCHeader(loadWitxDir(join(projectRoot, 'witx')));
+}
+
 export function abi(): AbiSummary {
   const { witx, wit } = ours();
   return {

@@ -1,10 +1,14 @@
 import type { Command } from 'commander';
-import { abi, abiMapping, compareAbi } from '../api/abi.js';
+import { writeFileSync } from 'node:fs';
+import { abi, abiCHeader, abiMapping, compareAbi } from '../api/abi.js';
+import { UsageError } from './errors.js';
 
 interface AbiOptions {
   json?: boolean;
   compare?: string;
   mapping?: boolean;
+  cHeader?: boolean;
+  output?: string;
 }
 
 export function registerAbi(program: Command): void {
@@ -14,12 +18,16 @@ export function registerAbi(program: Command): void {
     .option('--json', 'print machine-readable JSON')
     .option('--compare <dir>', 'diff our witx/ and wit/ against another copy (a dir with witx/ and wit/); exit 1 on differences')
     .option('--mapping', 'list each WITX hostcall with the WIT functions the adapter calls for it')
+    .option('--c-header', 'print a C header declaring every hostcall with its exact WITX lowering (for C guests)')
+    .option('-o, --output <file>', 'with --c-header: write the header to this file instead of stdout')
     .action((opts: AbiOptions) => {
       process.exitCode = runAbi(opts);
     });
 }
 
 function runAbi(opts: AbiOptions): number {
+  if (opts.output && !opts.cHeader) throw new UsageError('--output goes with --c-header');
+  if (opts.cHeader) return writeCHeader(opts.output);
   if (opts.compare) return compare(opts.compare, !!opts.json);
   if (opts.mapping) return printMapping(!!opts.json);
   const summary = abi();
@@ -64,5 +72,19 @@ function printMapping(json: boolean): number {
   console.log(
     `${mapped}/${rows.length} hostcalls call the component ABI; ${rows.length - mapped} answer unsupported (${witLacks} because the WIT has no counterpart)`,
   );
+  return 0;
+}
+
+function writeCHeader(output: string | undefined): number {
+  const header = abiCHeader();
+  if (output === undefined) {
+    process.stdout.write(header);
+    return 0;
+  }
+  try {
+    writeFileSync(output, header);
+  } catch (err) {
+    throw new UsageError(`cannot write ${output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   return 0;
 }

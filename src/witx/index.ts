@@ -30,3 +30,4 @@ export {
 } from './lower.js';
 export { describeWitxFunction, describeWitxType } from './describe.js';
 export { witxLayout, type WitxFieldLayout, type WitxLayout } from './layout.js';
+export { witxCHeader, cConstantName, cFunctionName, cTypeName, type CHeaderOptions } from './c-header.js';
