@@ -83,21 +83,4 @@ describe('C guests under witshim serve', { timeout: 20_000 }, () => {
     expect(first).toBeLessThan(1000);
     expect(end - first).toBeGreaterThan(1000);
   });
-
-  it('async: select returns the request that finished first, is_ready reports the other pending', async () => {
-    const res = await fetch(url('async', '/?slow=800&fast=50'));
-    expect(await res.text()).toBe('first ready 1\nother ready 0 (status 0)\nbody delayed 800 (status 0)\nbody delayed 50 (status 0)\n');
-  });
-
-  it('async: pending_req_select hands back the request that finished first', async () => {
-    const res = await fetch(url('async', '/?slow=800&fast=50&via=pending_req_select'));
-    expect(await res.text()).toBe('pending_req_select done 1 (status 0)\nbody delayed 50 (status 0)\nbody delayed 800 (status 0)\n');
-  });
-
-  it('cache: a lookup through the shim gives a tagged handle that is_ready and close accept; tagged handles are refused as bodies', async () => {
-    const res = await fetch(url('cache'));
-    expect(await res.text()).toBe(
-      'lookup: status 0\nis_ready: status 0 ready 1 tagged 1\nclose: status 0\nbody read with a cache tag: status 3\nis_ready on the invalid handle: status 3\n',
-    );
-  });
 });
