@@ -26,7 +26,7 @@ describe('serve --watch', { timeout: 60_000 }, () => {
       const lookup = async () => (await fetch(`${serve!.url}/?kind=dictionary&store=words&key=hello`)).text();
       expect(await lookup()).toBe('before');
       writeFileSync(join(scratch, 'fastly.toml'), toml('after'));
-      await serve.waitForLine(/^Reloaded$/, 30_000);
+      await serve.waitForLine(/^Reloaded in \d+ms$/, 30_000);
       expect(await lookup()).toBe('after');
     } finally {
       await serve?.stop();
