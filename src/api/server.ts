@@ -7,6 +7,7 @@ import { WorkerPool, type GuestArtifacts } from '../server/pool.js';
 import { RequestHost } from '../server/request-host.js';
 import { guestEnvironment, requestId, startDevServer, type DevServer, type ServerStats } from '../server/server.js';
 import { Services } from '../server/services/index.js';
+import { createRetirer } from '../server/retire.js';
 import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
 import { loadApp, type AppSource } from './app.js';
 import type { AdapterTarget } from '../adapter/target.js';
@@ -16,8 +17,6 @@ import { resolveConfig, type ConfigOptions, type ConfigSource } from './config.j
 
 export type { Logger, TlsIdentity };
 
-/** How long requests in flight keep the guest and stores a reload replaced. */
-const RELOAD_GRACE_MS = 30_000;
 
 export interface ServerOptions extends ConfigOptions {
   /** Backends and stores: a `fastly.toml` path, or its `[local_server]` content as an object. */
@@ -137,14 +136,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
   let services = new Services(config);
   let http: DevServer | undefined;
   let closed = false;
-  /** Stops for what reloads replaced, each run once: after a grace period, or at close. */
-  const retiring = new Set<() => Promise<void>>();
-  const retire = (close: () => void | Promise<void>) => {
-    let done: Promise<void> | undefined;
-    const stop = () => (done ??= (retiring.delete(stop), Promise.resolve(close())));
-    retiring.add(stop);
-    setTimeout(() => void stop(), RELOAD_GRACE_MS).unref();
-  };
+  const { retire, stopAll: stopRetired } = createRetirer();
   const server: CoreServer = {
     get url() {
       return http?.url;
@@ -188,7 +180,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       closed = true;
       if (http) await http.close();
       else await pool.close();
-      await Promise.all([...retiring].map((stop) => stop()));
+      await stopRetired();
       services.close();
     },
   };

@@ -15,9 +15,8 @@ import { WorkerPool, type GuestArtifacts, type PoolStats } from './pool.js';
 import { RequestHost, type DownstreamUpgrade } from './request-host.js';
 import { DEFAULT_SANDBOX_LIMITS, Sandboxes, type SandboxLimits } from './sandboxes.js';
 import { Services } from './services/index.js';
+import { createRetirer } from './retire.js';
 
-/** How long requests in flight keep the guest and stores a reload replaced. */
-const RELOAD_GRACE_MS = 30_000;
 
 /** A parse error from Node's HTTP server. */
 interface ClientError extends Error {
@@ -261,14 +260,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
-  /** Stops for what reloads replaced, each run once: after a grace period, or at close. */
-  const retiring = new Set<() => Promise<void>>();
-  const retire = (close: () => void | Promise<void>) => {
-    let done: Promise<void> | undefined;
-    const stop = () => (done ??= (retiring.delete(stop), Promise.resolve(close())));
-    retiring.add(stop);
-    setTimeout(() => void stop(), RELOAD_GRACE_MS).unref();
-  };
+  const { retire, stopAll: stopRetired } = createRetirer();
   const address = server.address() as AddressInfo;
   const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
@@ -300,7 +292,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       for (const socket of switched) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       // What reloads replaced goes now too: its workers would otherwise hold the process open until their grace period ends.
-      await Promise.all([...retiring].map((stop) => stop()));
+      await stopRetired();
       await pool.close();
       if (ownsServices) services.close();
     },
