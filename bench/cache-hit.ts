@@ -10,9 +10,8 @@
  * Run: `npm run bench:cache` (BENCH_SECONDS=n per load run, default 3; BENCH_ROUNDS, default 5).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 
 const root = join(import.meta.dirname, '..');
@@ -21,16 +20,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const cache = join(root, 'node_modules/.cache/witshim/bench');
 mkdirSync(cache, { recursive: true });
 
-const launcher = join(cache, 'launch-serve-cache.mjs');
-writeFileSync(
-  launcher,
-  `import { Command } from 'commander';
-import { registerServe } from ${JSON.stringify(pathToFileURL(join(root, 'dist/cli/serve.js')).href)};
-const program = new Command().exitOverride();
-registerServe(program);
-await program.parseAsync(process.argv.slice(2), { from: 'user' });
-`,
-);
+const launcher = join(root, 'dist/cli/serve-only.js');
 
 /** CPU seconds the server process has used so far, all threads (Linux `/proc/<pid>/stat`, 100 ticks a second). */
 function cpuSeconds(pid: number): number {

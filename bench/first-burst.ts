@@ -48,16 +48,7 @@ export async function firstBurst(dist = join(root, 'dist'), cache = join(root, '
   mkdirSync(cache, { recursive: true });
   const toml = join(cache, 'first-burst.toml');
   writeFileSync(toml, `[local_server.backends.origin]\nurl = "http://127.0.0.1:${(origin.address() as AddressInfo).port}"\n`);
-  const launcher = join(cache, 'launch-first-burst.mjs');
-  writeFileSync(
-    launcher,
-    `import { Command } from 'commander';
-import { registerServe } from ${JSON.stringify(pathToFileURL(join(dist, 'cli/serve.js')).href)};
-const program = new Command().exitOverride();
-registerServe(program);
-await program.parseAsync(process.argv.slice(2), { from: 'user' });
-`,
-  );
+  const launcher = join(dist, 'cli/serve-only.js');
   const child = spawn(process.execPath, [launcher, 'serve', app, '-C', toml, '--addr', '127.0.0.1:0'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, WITSHIM_CACHE_DIR: cache } });
   try {
     const url = await new Promise<string>((resolve, reject) => {

@@ -14,10 +14,9 @@
  * load run, default 8).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { buildJsApp } from '../test/support/js-app.js';
 import { firstBurst, printFirstBurst } from './first-burst.js';
@@ -74,20 +73,6 @@ function startProcess(args: string[], cacheDir = cache): Promise<Server> {
   });
 }
 
-/** The serve command alone (not the whole CLI), so a half-edited adapter elsewhere cannot stop it. */
-function serveLauncher(): string {
-  const file = join(cache, 'launch-serve.mjs');
-  writeFileSync(
-    file,
-    `import { Command } from 'commander';
-import { registerServe } from ${JSON.stringify(pathToFileURL(join(root, 'dist/cli/serve.js')).href)};
-const program = new Command().exitOverride();
-registerServe(program);
-await program.parseAsync(process.argv.slice(2), { from: 'user' });
-`,
-  );
-  return file;
-}
 
 async function firstRequestMs(url: string): Promise<number> {
   const started = performance.now();
@@ -153,7 +138,8 @@ const jsReusePath = await buildJsApp(join(root, 'bench/fixtures/js-hello-reuse.j
 console.log(`${cores} cores, Node ${process.version}, ${seconds} s per load run, load average at start ${loadavg()[0]!.toFixed(1)}`);
 const cIn = inProcess(cPath, 400);
 const jsIn = inProcess(jsPath, 60);
-const launcher = serveLauncher();
+/** The serve command alone (not the whole CLI), so a half-edited adapter elsewhere cannot stop it. */
+const launcher = join(root, 'dist/cli/serve-only.js');
 const rows = [
   await measure('C hello (legacy module)', [launcher, 'serve', cPath, '--addr', '127.0.0.1:0']),
   await measure('js-compute hello (legacy module)', [launcher, 'serve', jsPath, '--addr', '127.0.0.1:0']),

@@ -11,7 +11,7 @@
  * (bench/fixtures/hello.wasm). Serves from dist/ (npm run build first) unless given `dist`.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
@@ -68,16 +68,7 @@ async function soakOne(app: string, options: SoakOptions): Promise<SoakResult> {
   const dist = options.dist ?? join(root, 'dist');
   const cache = options.cache ?? join(root, 'node_modules/.cache/witshim/soak');
   mkdirSync(cache, { recursive: true });
-  const launcher = join(cache, 'launch-soak.mjs');
-  writeFileSync(
-    launcher,
-    `import { Command } from 'commander';
-import { registerServe } from ${JSON.stringify(pathToFileURL(join(dist, 'cli/serve.js')).href)};
-const program = new Command().exitOverride();
-registerServe(program);
-await program.parseAsync(process.argv.slice(2), { from: 'user' });
-`,
-  );
+  const launcher = join(dist, 'cli/serve-only.js');
   const child = spawn(process.execPath, [launcher, 'serve', app, '--addr', '127.0.0.1:0', '--stats', '1'], {
     cwd: cache,
     stdio: ['ignore', 'pipe', 'pipe'],
