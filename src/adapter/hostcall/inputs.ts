@@ -1,8 +1,8 @@
-import { resolveType, witxLayout } from '../../witx/index.js';
+import { resolveType, witxLayout, type WitxAbi } from '../../witx/index.js';
 import { INVALID_BIT } from '../handle-tags.js';
 import { MappingError, type CallMapping, type Condition, type MethodCall, type Source } from '../mapping.js';
 import { caseName, kebab } from '../names.js';
-import { coreId, type Input } from '../shape.js';
+import { coreId, type HostcallShape, type Input } from '../shape.js';
 import { Status } from '../status.js';
 import { guard, type Val } from '../values.js';
 import { convert, load, zero, type CoreType } from '../wat.js';
@@ -23,6 +23,24 @@ const NUMBERED_ENUMS: Readonly<Record<string, { base: number }>> = {
  * WITX inputs to WIT values: by position, by name or by a mapping's source form, converted by
  * type (enums and flags by case name, options masks + structs to records, octets to addresses).
  */
+
+/**
+ * One check per WITX param whose type is an enum: a value past its last case is `inval` before
+ * anything else happens. The reason: the canonical ABI traps on an out-of-range discriminant
+ * ("invalid discriminant"), where a legacy host's glue converts the enum before the hostcall
+ * runs and answers `inval` (Viceroy's wiggle glue: `GuestError::InvalidEnumValue` → `inval`).
+ * Derived from the WITX types, so every hostcall with an enum param is covered, whatever its
+ * mapping passes the value as (a WIT enum, a branch selector, a bool, nothing).
+ */
+export function enumRangeChecks(abi: WitxAbi, shape: HostcallShape): string[] {
+  return shape.inputs.flatMap((input) => {
+    if (input.kind !== 'value') return [];
+    const resolved = resolveType(abi, input.type);
+    if (resolved.kind !== 'enum') return [];
+    const t = input.param.core;
+    return [`(if (${t}.ge_u (local.get ${coreId(input.param)}) (${t}.const ${resolved.cases.length})) (then (return (i32.const ${Status.inval}))))`];
+  });
+}
 
 export function checkInputsConsumed(g: HostcallContext, mapping: CallMapping | MethodCall, fn: WitFunctionView): void {
   if (mapping.args) return;
