@@ -25,20 +25,34 @@ const NUMBERED_ENUMS: Readonly<Record<string, { base: number }>> = {
  */
 
 /**
- * One check per WITX param whose type is an enum: a value past its last case is `inval` before
- * anything else happens. The reason: the canonical ABI traps on an out-of-range discriminant
- * ("invalid discriminant"), where a legacy host's glue converts the enum before the hostcall
- * runs and answers `inval` (Viceroy's wiggle glue: `GuestError::InvalidEnumValue` → `inval`).
- * Derived from the WITX types, so every hostcall with an enum param is covered, whatever its
- * mapping passes the value as (a WIT enum, a branch selector, a bool, nothing).
+ * One check per WITX param whose type is an enum or flags: a value past an enum's last case, or
+ * with a bit no flag names, is `inval` before anything else happens. The reason: the canonical
+ * ABI traps on such values (jco's glue: "invalid discriminant", "flags have extraneous bits
+ * set"), where a legacy host's glue converts them before the hostcall runs and answers `inval`
+ * (Viceroy's wiggle glue: `GuestError::InvalidEnumValue` / `InvalidFlagValue` → `inval`).
+ * Derived from the WITX types, so every hostcall with such a param is covered, whatever its
+ * mapping passes the value as (a WIT enum or flags, a branch selector, options, nothing).
  */
-export function enumRangeChecks(abi: WitxAbi, shape: HostcallShape): string[] {
+export function valueRangeChecks(abi: WitxAbi, shape: HostcallShape): string[] {
   return shape.inputs.flatMap((input) => {
     if (input.kind !== 'value') return [];
     const resolved = resolveType(abi, input.type);
-    if (resolved.kind !== 'enum') return [];
     const t = input.param.core;
-    return [`(if (${t}.ge_u (local.get ${coreId(input.param)}) (${t}.const ${resolved.cases.length})) (then (return (i32.const ${Status.inval}))))`];
+    const value = `(local.get ${coreId(input.param)})`;
+    const inval = `(then (return (i32.const ${Status.inval})))`;
+    switch (resolved.kind) {
+      case 'enum':
+        return [`(if (${t}.ge_u ${value} (${t}.const ${resolved.cases.length})) ${inval})`];
+      case 'flags': {
+        const known = (1n << BigInt(resolved.members.length)) - 1n;
+        const width = t === 'i64' ? 64 : 32;
+        const unknown = BigInt.asIntN(width, ~known & ((1n << BigInt(width)) - 1n));
+        if (unknown === 0n) return [];
+        return [`(if (${t}.ne (${t}.and ${value} (${t}.const ${unknown})) (${t}.const 0)) ${inval})`];
+      }
+      default:
+        return [];
+    }
   });
 }
 
