@@ -3,6 +3,7 @@ import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADAPTER_TARGETS, type AdapterTarget } from '../src/adapter/target.js';
 import { caseNames, fillText, loadCase, substitute, type CaseRequest, type CompatCase, type Placeholders } from './compat/cases.js';
 import { compileSources, startServe, type ServeProcess } from './fixtures/components/harness.js';
 import { closedPort, startOrigin, stopOrigin } from './support/serve-harness.js';
@@ -11,7 +12,9 @@ import { closedPort, startOrigin, stopOrigin } from './support/serve-harness.js'
  * Runs the compatibility cases in test/compat/cases/*.toml: each case's guest is served by
  * `witshim serve` (which adapts a legacy module on the fly) with its fastly.toml, and each of its
  * requests must get the answer the case expects. Cases with the same guest and fastly.toml share
- * one server (and its KV / rate-limit state), started when their group begins.
+ * one server (and its KV / rate-limit state), started when their group begins. Every group runs
+ * once per adapter target (`witshim serve --target subscribe|published`): both adapters must
+ * give the guest the answers the case expects, so they answer alike.
  * `npm run test:compat -- <case> ...` runs only the named cases (WITSHIM_CASES).
  */
 
@@ -55,7 +58,17 @@ for (const c of cases) {
   groups.set(key, [...(groups.get(key) ?? []), c]);
 }
 
-describe.each([...groups.values()].map((group) => [group.map((c) => c.name).join(', '), group] as const))('cases %s', { timeout: 30_000 }, (_, group) => {
+/** WITSHIM_TARGETS=subscribe (or published) runs one adapter target only; default both. */
+function selectedTargets(): readonly AdapterTarget[] {
+  const wanted = (process.env.WITSHIM_TARGETS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = wanted.filter((t) => !(ADAPTER_TARGETS as readonly string[]).includes(t));
+  if (unknown.length) throw new Error(`no such adapter target: ${unknown.join(', ')} (targets are ${ADAPTER_TARGETS.join(', ')})`);
+  return wanted.length ? (wanted as AdapterTarget[]) : ADAPTER_TARGETS;
+}
+
+const runs = [...groups.values()].flatMap((group) => selectedTargets().map((target) => [target, group.map((c) => c.name).join(', '), group] as const));
+
+describe.each(runs)('%s: cases %s', { timeout: 30_000 }, (target: AdapterTarget, _, group) => {
   let serve: ServeProcess;
   let values: Placeholders;
 
@@ -63,7 +76,7 @@ describe.each([...groups.values()].map((group) => [group.map((c) => c.name).join
     const dir = mkdtempSync(join(tmpdir(), 'witshim-case-'));
     const toml = join(dir, 'fastly.toml');
     writeFileSync(toml, fillText(group[0].fastlyToml ?? defaultToml, base, group[0].file));
-    serve = await startServe(dist, group[0].guest, ['-C', toml]);
+    serve = await startServe(dist, group[0].guest, ['-C', toml, '--target', target]);
     values = { ...base, server: serve.url, host: new URL(serve.url).host };
   });
 

@@ -66,12 +66,17 @@ describe('http-downstream.next-request / await-request', () => {
     expect(notices).toEqual([{ op: 'next-request', timeoutMs: 10_000, served: 0, ageMs: 0, memoryBytes: 0 }]);
     expect(pending.readiness()).toEqual({ nextRequest: pending.deadline });
     expect(payload(() => api.nextRequest({}))).toEqual({ tag: 'limit-exceeded' });
-    // Viceroy refuses to accept another request before this one is answered.
+    // Viceroy refuses to accept another request before this one is answered; the pending
+    // request, which the guest gave away (own), is abandoned so that it may ask again.
     expect(payload(() => api.awaitRequest(pending))).toEqual({ tag: 'unsupported' });
-    session.responded = true;
-    expect(api.awaitRequest(pending)).toBeUndefined();
-    expect(calls).toEqual([{ op: 'await-request', deadline: pending.deadline }]);
+    expect(notices.map((notice) => notice.op)).toEqual(['next-request', 'next-request-abandon']);
+    expect(session.pendingDownstream).toBeUndefined();
     expect(payload(() => api.awaitRequest(pending))).toEqual({ tag: 'invalid-argument' });
+    const again = api.nextRequest({ timeoutMs: 60_000n });
+    session.responded = true;
+    expect(api.awaitRequest(again)).toBeUndefined();
+    expect(calls).toEqual([{ op: 'await-request', deadline: again.deadline }]);
+    expect(payload(() => api.awaitRequest(again))).toEqual({ tag: 'invalid-argument' });
   });
 
   it('binds the request the main thread hands over to the same session: a fresh response, counted', () => {

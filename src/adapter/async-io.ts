@@ -86,13 +86,15 @@ ${byKind.map(([kind, ref]) => `    (if (i32.eq (local.get $kind) (i32.const ${ki
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $drop))))
 
-  ;; Rejects an empty list (inval) and any bad handle (badf) before anything else; returns -1
-  ;; when all are good, with $tagged_seen set when one of them is tagged.
+  ;; Rejects an empty list without a timeout (inval) and any bad handle (badf) before anything
+  ;; else; returns -1 when all are good, with $tagged_seen set when one of them is tagged. An
+  ;; empty list with a timeout is good: the wait runs out and answers u32::MAX (what Viceroy's
+  ;; select does: only an empty list with timeout 0 is InvalidArgument).
   (global $tagged_seen (mut i32) (i32.const 0))
-  (func $check_list (param $hs i32) (param $len i32) (result i32)
+  (func $check_list (param $hs i32) (param $len i32) (param $timeout_ms i32) (result i32)
     (local $i i32) (local $h i32)
     (global.set $tagged_seen (i32.const 0))
-    (if (i32.eqz (local.get $len)) (then (return (i32.const ${Status.inval}))))
+    (if (i32.and (i32.eqz (local.get $len)) (i32.eqz (local.get $timeout_ms))) (then (return (i32.const ${Status.inval}))))
     (block $scanned
       (loop $scan
         (br_if $scanned (i32.ge_u (local.get $i) (local.get $len)))
@@ -120,7 +122,7 @@ ${byKind.map(([kind, ref]) => `    (if (i32.eq (local.get $kind) (i32.const ${ki
     (param $hs i32) (param $len i32) (param $timeout_ms i32) (param $ready_idx_out i32) (result i32)
     (local $i i32) (local $h i32) (local $list i32) (local $status i32) (local $p i32)
     (call $scratch_reset)
-    (local.set $status (call $check_list (local.get $hs) (local.get $len)))
+    (local.set $status (call $check_list (local.get $hs) (local.get $len) (local.get $timeout_ms)))
     (if (i32.ne (local.get $status) (i32.const -1)) (then (return (local.get $status))))
     (if (i32.eqz (global.get $tagged_seen))
       (then
@@ -192,7 +194,7 @@ ${byKind.map(([kind, ref]) => `    (if (i32.eq (local.get $kind) (i32.const ${ki
     (param $hs i32) (param $len i32) (param $timeout_ms i32) (param $ready_idx_out i32) (result i32)
     (local $i i32) (local $h i32) (local $list i32) (local $status i32) (local $p i32) (local $chosen i32)
     (call $scratch_reset)
-    (local.set $status (call $check_list (local.get $hs) (local.get $len)))
+    (local.set $status (call $check_list (local.get $hs) (local.get $len) (local.get $timeout_ms)))
     (if (i32.ne (local.get $status) (i32.const -1)) (then (return (local.get $status))))
     (if (i32.eqz (global.get $tagged_seen))
       (then

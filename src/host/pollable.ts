@@ -42,7 +42,9 @@ export interface Waiter {
 
 /** Index of the first ready pollable, blocking on the main thread as needed; null on timeout. */
 export function selectReady(handles: Pollable[], timeoutMs: number | null, waiter: Waiter): number | null {
-  if (handles.length === 0) throw new Error('async-io.select: empty list of handles');
+  // Without a timeout an empty list could never answer; with one it waits the timeout out
+  // (select-with-timeout answers none, as Viceroy's does).
+  if (handles.length === 0 && timeoutMs === null) throw new Error('async-io.select: empty list of handles');
   const remote: Waitable[] = [];
   const remoteIndex: number[] = [];
   for (const [index, handle] of handles.entries()) {

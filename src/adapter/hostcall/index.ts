@@ -8,7 +8,7 @@ import { FnBuilder, store } from '../wat.js';
 import type { WitView, WType } from '../wit-view.js';
 import { HostcallContext } from './context.js';
 import { emitResultError } from './errors.js';
-import { checkInputsConsumed, valFor } from './inputs.js';
+import { checkInputsConsumed, valueRangeChecks, valFor } from './inputs.js';
 import { dest, planOuts, writeOut, type Directive } from './outputs.js';
 import { consumedGuestHandles, emitReadyCheck, guestHandle, textChecks } from './resources.js';
 
@@ -35,6 +35,7 @@ export function generateHostcall(
     'i32',
   );
   const context = () => new HostcallContext(abi, wit, imports, shape, b);
+  b.emit(...valueRangeChecks(abi, shape));
   try {
     if (typeof mapping === 'object' && 'unsupported' in mapping) {
       b.emit(`(i32.const ${Status.unsupported})`);

@@ -1,8 +1,8 @@
-import { resolveType, witxLayout } from '../../witx/index.js';
+import { resolveType, witxLayout, type WitxAbi } from '../../witx/index.js';
 import { INVALID_BIT } from '../handle-tags.js';
 import { MappingError, type CallMapping, type Condition, type MethodCall, type Source } from '../mapping.js';
 import { caseName, kebab } from '../names.js';
-import { coreId, type Input } from '../shape.js';
+import { coreId, type HostcallShape, type Input } from '../shape.js';
 import { Status } from '../status.js';
 import { guard, type Val } from '../values.js';
 import { convert, load, zero, type CoreType } from '../wat.js';
@@ -23,6 +23,38 @@ const NUMBERED_ENUMS: Readonly<Record<string, { base: number }>> = {
  * WITX inputs to WIT values: by position, by name or by a mapping's source form, converted by
  * type (enums and flags by case name, options masks + structs to records, octets to addresses).
  */
+
+/**
+ * One check per WITX param whose type is an enum or flags: a value past an enum's last case, or
+ * with a bit no flag names, is `inval` before anything else happens. The reason: the canonical
+ * ABI traps on such values (jco's glue: "invalid discriminant", "flags have extraneous bits
+ * set"), where a legacy host's glue converts them before the hostcall runs and answers `inval`
+ * (Viceroy's wiggle glue: `GuestError::InvalidEnumValue` / `InvalidFlagValue` → `inval`).
+ * Derived from the WITX types, so every hostcall with such a param is covered, whatever its
+ * mapping passes the value as (a WIT enum or flags, a branch selector, options, nothing).
+ */
+export function valueRangeChecks(abi: WitxAbi, shape: HostcallShape): string[] {
+  return shape.inputs.flatMap((input) => {
+    if (input.kind !== 'value') return [];
+    const resolved = resolveType(abi, input.type);
+    const t = input.param.core;
+    const value = `(local.get ${coreId(input.param)})`;
+    const inval = `(then (return (i32.const ${Status.inval})))`;
+    switch (resolved.kind) {
+      case 'enum':
+        return [`(if (${t}.ge_u ${value} (${t}.const ${resolved.cases.length})) ${inval})`];
+      case 'flags': {
+        const known = (1n << BigInt(resolved.members.length)) - 1n;
+        const width = t === 'i64' ? 64 : 32;
+        const unknown = BigInt.asIntN(width, ~known & ((1n << BigInt(width)) - 1n));
+        if (unknown === 0n) return [];
+        return [`(if (${t}.ne (${t}.and ${value} (${t}.const ${unknown})) (${t}.const 0)) ${inval})`];
+      }
+      default:
+        return [];
+    }
+  });
+}
 
 export function checkInputsConsumed(g: HostcallContext, mapping: CallMapping | MethodCall, fn: WitFunctionView): void {
   if (mapping.args) return;

@@ -105,8 +105,13 @@ export function httpDownstream(session: Session) {
     },
     awaitRequest(pending: Pollable): [Request, Body] | undefined {
       if (!(pending instanceof PendingDownstreamRequest) || session.pendingDownstream !== pending) fail('invalid-argument');
-      // As Viceroy: no further request before the current one is answered.
-      if (session.downstream !== undefined && !session.responded) fail('unsupported');
+      // As Viceroy: no further request before the current one is answered. The WIT passes the
+      // pending request as `own`, so the guest no longer holds it even when this call fails:
+      // it is abandoned here, or the sandbox could never ask for a next request again.
+      if (session.downstream !== undefined && !session.responded) {
+        pending[dispose]();
+        fail('unsupported');
+      }
       session.pendingDownstream = undefined;
       // One round trip: the main thread answers once the request is handed over or none will come.
       const { next } = session.channel.call({ op: 'await-request', deadline: pending.deadline });
