@@ -170,7 +170,7 @@ describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
     await settledClean();
   });
 
-  it('selects over a cache entry, a replace entry, a pending request and a body, with and without timeout, and leaves nothing behind', async () => {
+  it('selects over a cache entry, a replace entry, a pending request, a body and an HTTP-cache entry, with and without timeout, and leaves nothing behind', async () => {
     const holder = get('op=get&key=sel&body=held&pre=gate-H');
     await origin.arrived('gate-H');
     const selecting = get('op=select&key=sel&gate=gate-P&name=S&spin=2000');
@@ -188,6 +188,9 @@ describe('core cache through a legacy C guest', { timeout: 20_000 }, () => {
         'select with timeout: status 0 index -1',
         'is_ready: entry 0 replace 0 pending 0 body 1',
         'select with a body: status 0 index 3',
+        'http_cache transaction_lookup: status 0 ready 1',
+        'select with an HTTP-cache entry: status 0 index 3',
+        'http_cache close: status 0',
         'spins: 2000 of 2000 not ready',
         'select after the insert: status 0 index 0',
         'entry state: status 0 state 3',
