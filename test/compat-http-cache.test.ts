@@ -205,7 +205,8 @@ describe('HTTP cache under witshim serve (C guest)', { timeout: 30_000 }, () => 
     expect(first.h('x-path')).toBe('MISS');
     expect([second.h('x-path'), third.h('x-path')]).toEqual(['HIT', 'HIT']);
     // The select timed out while the leader held the transaction, is_ready said no, then it waited.
-    expect(second.h('x-select')).toBe('0 -1 ready=0 then 0 0 tagged=1');
+    // is_ready right after the timeout may already see the leader done on a loaded machine.
+    expect(second.h('x-select')).toMatch(/^0 -1 ready=[01] then 0 0 tagged=1$/);
     expect(new Set([first.body, second.body, third.body])).toEqual(new Set(['origin #1 /held/collapse lang=']));
     expect(seen.get('/held/collapse')).toBe(1);
   });
