@@ -7,4 +7,4 @@ export { inspect, type InspectReport, type ModuleReport, type ComponentReport } 
 export { abi, abiCHeader, abiMapping, compareAbi, AbiCompareError, type AbiSummary, type AbiComparison, type MappingRow } from './api/abi.js';
 export { AppError, type AppSource } from './api/app.js';
 export { ConfigError, type ConfigSource, type LocalServerConfig, type ConfigOptions } from './api/config.js';
-export { createServer, runOnce, type Server, type ServerOptions, type ListenOptions, type RunOptions, type RunResult, type Logger, type TlsIdentity } from './api/server.js';
+export { createServer, runOnce, type Server, type ServerOptions, type ListenOptions, type RunOptions, type RunResult, type Logger, type TlsIdentity, type HostcallTrace } from './api/server.js';

@@ -18,6 +18,11 @@ export interface AdaptOptions {
   unknownImports?: 'error' | 'trap';
   /** The WIT the adapter speaks (see src/adapter/target.ts); default `subscribe`. */
   target?: AdapterTarget;
+  /**
+   * Build the adapter with the hostcall trace: every hostcall then reports its status through
+   * `fastly:adapter/adapter-trace`, which `witshim serve --trace-hostcalls` records.
+   */
+  trace?: boolean;
   /** Told how long wit-component's encoding took, in ms (the benchmark's breakdown of start-up). */
   onWitComponent?: (ms: number) => void;
 }
@@ -63,7 +68,7 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
 
   const variant = iface.exports.some((e) => e.kind === 'function' && e.name === '_start') ? 'command' : 'library';
   const target = options.target ?? DEFAULT_TARGET;
-  const adapters: Array<[string, Uint8Array]> = [[ADAPTER_MODULE, await adapterModule(variant, target)]];
+  const adapters: Array<[string, Uint8Array]> = [[ADAPTER_MODULE, await adapterModule(variant, target, options.trace)]];
   if (iface.imports.some((i) => i.module === WASI_PREVIEW1)) adapters.push([WASI_PREVIEW1, preview1Reactor()]);
   if (unknown.length) adapters.push([TRAP_MODULE, await trapStubs(unknown).catch((err: unknown) => Promise.reject(new AdaptError(`cannot build trap stubs: ${firstLine(err)}`)))]);
 

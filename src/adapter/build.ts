@@ -11,37 +11,38 @@ import { inputsHash } from './inputs.js';
 import { witViewFor } from './wit-bind.js';
 
 export { ADAPTER_MODULE, inputsHash } from './inputs.js';
-const WORLDS: Record<AdapterVariant, string> = {
-  command: 'fastly:adapter/adapter-service',
-  library: 'fastly:adapter/adapter-service-imports',
-};
+/** The world each variant's adapter is embedded with; the traced ones add `adapter-trace`. */
+function worldOf(variant: AdapterVariant, trace: boolean): string {
+  const world = variant === 'command' ? 'fastly:adapter/adapter-service' : 'fastly:adapter/adapter-service-imports';
+  return trace ? `${world}-traced` : world;
+}
 const BUILD_DIR = join(projectRoot, 'adapter', 'build');
 
 const memo = new Map<string, Promise<Uint8Array>>();
 
 /**
- * The adapter core module for `variant` and `target`, with its world embedded. Built from
- * `witx/`, `wit/` and the generator on first use and kept in `adapter/build/` under a hash of all
- * of those, so a later process (or `npm run build`) reuses it.
+ * The adapter core module for `variant` and `target` (with the hostcall trace when `trace`), with
+ * its world embedded. Built from `witx/`, `wit/` and the generator on first use and kept in
+ * `adapter/build/` under a hash of all of those, so a later process (or `npm run build`) reuses it.
  */
-export function adapterModule(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): Promise<Uint8Array> {
-  const key = `${variant}.${target}`;
+export function adapterModule(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET, trace = false): Promise<Uint8Array> {
+  const key = `${variant}.${target}${trace ? '.traced' : ''}`;
   let pending = memo.get(key);
   if (!pending) {
-    pending = loadOrBuild(variant, target);
+    pending = loadOrBuild(variant, target, trace);
     memo.set(key, pending);
   }
   return pending;
 }
 
-async function loadOrBuild(variant: AdapterVariant, target: AdapterTarget): Promise<Uint8Array> {
-  const prefix = `adapter.${variant}.${target}.`;
-  const stem = `${prefix}${inputsHash(variant, target).slice(0, 16)}`;
+async function loadOrBuild(variant: AdapterVariant, target: AdapterTarget, trace: boolean): Promise<Uint8Array> {
+  const prefix = `adapter.${variant}.${target}${trace ? '-traced' : ''}.`;
+  const stem = `${prefix}${inputsHash(variant, target, trace).slice(0, 16)}`;
   const file = join(BUILD_DIR, `${stem}.wasm`);
   try {
     return new Uint8Array(readFileSync(file));
   } catch {
-    const { wat, wasm } = await buildAdapter(variant, target);
+    const { wat, wasm } = await buildAdapter(variant, target, trace);
     try {
       mkdirSync(BUILD_DIR, { recursive: true });
       for (const old of readdirSync(BUILD_DIR)) if (old.startsWith(prefix)) rmSync(join(BUILD_DIR, old), { force: true });
@@ -57,12 +58,12 @@ async function loadOrBuild(variant: AdapterVariant, target: AdapterTarget): Prom
   }
 }
 
-export async function buildAdapter(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): Promise<{ wat: string; wasm: Uint8Array }> {
+export async function buildAdapter(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET, trace = false): Promise<{ wat: string; wasm: Uint8Array }> {
   const abi = loadWitxDir(join(projectRoot, 'witx'));
   const resolve = targetWit(target);
-  const wat = generateAdapterWat(abi, witViewFor(resolve), variant, target);
+  const wat = generateAdapterWat(abi, witViewFor(resolve), variant, target, trace);
   const core = await assemble(wat);
-  const wasm = await componentEmbed({ binary: core, witSource: witSource(resolve), world: WORLDS[variant] });
+  const wasm = await componentEmbed({ binary: core, witSource: witSource(resolve), world: worldOf(variant, trace) });
   return { wat, wasm };
 }
 

@@ -10,6 +10,7 @@ import { asyncWat } from './async-io.js';
 import { RUNTIME_WAT } from './runtime.js';
 import { DEFAULT_TARGET, type AdapterTarget } from './target.js';
 import type { WitView } from './wit-view.js';
+import { traceWrappers } from './trace.js';
 
 export type AdapterVariant = 'command' | 'library';
 
@@ -22,9 +23,10 @@ export const HAND_WRITTEN = ['fastly_async_io#select', 'fastly_async_io#is_ready
 /**
  * The adapter core module as WAT, generated against `wit` (the WIT of `target`, see target.ts):
  * one export per WITX hostcall (`<module>#<name>`), the runtime helpers, and for the `command` variant the `http-incoming.handle` export that records the
- * downstream request and runs the guest's `_start`.
+ * downstream request and runs the guest's `_start`. With `trace`, every hostcall reports its
+ * status to the hostcall trace (see trace.ts).
  */
-export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): string {
+export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET, trace = false): string {
   const imports = new ImportTable(wit);
   const funcs: string[] = [];
   const problems: string[] = [];
@@ -47,12 +49,13 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
   }
   if (problems.length) throw new MappingError(`adapter generation failed:\n  ${problems.join('\n  ')}`);
 
-  const asyncFuncs = asyncWat(imports, wit, target);
+  const hostcalls = [asyncWat(imports, wit, target), ...funcs];
   // The downstream request and body are the guest's from the start (see live.ts).
   const downstream = wit.func(HTTP_INCOMING).params.map((p) => {
     if (p.type.kind !== 'own') throw new MappingError(`${HTTP_INCOMING} param ${p.name} is not a resource`);
     return imports.liveId(p.type);
   });
+  const exported = trace ? traceWrappers(abi, imports, hostcalls) : hostcalls;
   const errorTypes = imports.errorTypes();
   const helpers = errorHelpers(wit, errorTypes);
   const entry =
@@ -78,10 +81,9 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
     RUNTIME_WAT,
     liveWat(imports.live),
     UTF8_WAT,
-    asyncFuncs,
     ...helpers,
     ...imports.helperFuncs(),
-    ...funcs,
+    ...exported,
     ...entry.slice(1),
     ')',
   ].join('\n');

@@ -20,8 +20,8 @@ const generatorDir = dirname(fileURLToPath(import.meta.url));
  * A hash of everything an adapter build is made from: the ABIs, and the generator with every
  * module under it (its mappings and the per-hostcall generator live in subfolders).
  */
-export function inputsHash(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET): string {
-  const h = createHash('sha256').update(variant).update(target);
+export function inputsHash(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET, trace = false): string {
+  const h = createHash('sha256').update(variant).update(target).update(trace ? 'traced' : 'untraced');
   const visit = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
       const path = join(dir, name);
@@ -34,6 +34,6 @@ export function inputsHash(variant: AdapterVariant, target: AdapterTarget = DEFA
 }
 
 /** Identifies both adapter builds for `target`: part of the cache keys of everything adapted with them. */
-export function adaptersKey(target: AdapterTarget = DEFAULT_TARGET): string[] {
-  return [inputsHash('command', target), inputsHash('library', target)];
+export function adaptersKey(target: AdapterTarget = DEFAULT_TARGET, trace = false): string[] {
+  return [inputsHash('command', target, trace), inputsHash('library', target, trace)];
 }

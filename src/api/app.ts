@@ -34,15 +34,25 @@ export function readAppBytes(app: AppSource): Uint8Array {
   }
 }
 
+export interface LoadOptions {
+  /** The adapter target a legacy module is adapted for (default `subscribe`). */
+  target?: AdapterTarget;
+  /** The cap on each linear memory (default: the platform's). */
+  memoryBytes?: number;
+  /** Adapt a legacy module with the hostcall trace. */
+  trace?: boolean;
+}
+
 /** Adapts (when legacy), transpiles and compiles an app for the workers, once per content. */
-export function loadApp(app: AppSource, target: AdapterTarget = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes): Promise<GuestArtifacts> {
+export function loadApp(app: AppSource, options: LoadOptions = {}): Promise<GuestArtifacts> {
+  const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
   const bytes = readAppBytes(app);
   // The memory cap is compiled into the modules (see artifacts.ts), so it is part of what was prepared.
-  const key = `${target}:${memoryBytes}:${createHash('sha256').update(bytes).digest('hex')}`;
+  const key = `${target}:${trace}:${memoryBytes}:${createHash('sha256').update(bytes).digest('hex')}`;
   let entry = prepared.get(key);
   if (!entry) {
     const label = typeof app === 'string' ? app : 'app';
-    entry = prepareGuest(bytes, undefined, { target, memoryBytes }).catch((err: Error) => {
+    entry = prepareGuest(bytes, undefined, { target, memoryBytes, trace }).catch((err: Error) => {
       prepared.delete(key);
       throw new AppError(`${label}: ${err.message.split('\n')[0]}`);
     });

@@ -12,10 +12,11 @@ import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
 import { loadApp, type AppSource } from './app.js';
 import type { AdapterTarget } from '../adapter/target.js';
 import type { SandboxLimits } from '../server/sandboxes.js';
+import type { HostcallTrace } from '../server/hostcall-trace.js';
 import { PLATFORM_GUEST_LIMITS, PLATFORM_REQUEST_LIMITS, RUN_LIMITS, type GuestLimits, type RequestLimits } from '../server/limits.js';
 import { resolveConfig, type ConfigOptions, type ConfigSource } from './config.js';
 
-export type { Logger, TlsIdentity };
+export type { HostcallTrace, Logger, TlsIdentity };
 
 
 export interface ServerOptions extends ConfigOptions {
@@ -50,6 +51,12 @@ export interface ServerOptions extends ConfigOptions {
   requestLimits?: Partial<RequestLimits>;
   /** Started, idle guest workers kept ahead of demand (default: one per core). */
   spareWorkers?: number;
+  /**
+   * Record the hostcall trace: a legacy module is adapted with a traced adapter, and each
+   * request's legacy hostcalls (in order, with their statuses) are handed here when it ends.
+   * Off, the adapter has no trace at all. Components made elsewhere are not traced.
+   */
+  traceHostcalls?: (trace: HostcallTrace) => void;
 }
 
 export interface ListenOptions {
@@ -88,6 +95,8 @@ export interface ServerCore {
   dispatch?: BackendDispatch;
   /** The adapter target legacy modules are adapted for, on load and on reload. */
   target?: AdapterTarget;
+  /** Legacy modules are adapted with the hostcall trace (which `logger.hostcalls` receives). */
+  trace?: boolean;
   sandboxLimits?: Partial<SandboxLimits>;
   limits?: GuestLimits;
   requestLimits?: RequestLimits;
@@ -101,8 +110,10 @@ export interface CoreServer extends Server {
   readonly services: Services;
 }
 
-export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' | 'logStderr'>): Logger {
-  return { ...consoleLogger({ logStdout: options.logStdout, logStderr: options.logStderr }), ...options.logger };
+export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' | 'logStderr' | 'traceHostcalls'>): Logger {
+  const logger: Logger = { ...consoleLogger({ logStdout: options.logStdout, logStderr: options.logStderr }), ...options.logger };
+  if (options.traceHostcalls) logger.hostcalls = options.traceHostcalls;
+  return logger;
 }
 
 /**
@@ -114,11 +125,12 @@ export async function createServer(app: AppSource, options: ServerOptions = {}):
   const limits = { ...PLATFORM_GUEST_LIMITS, ...options.limits };
   const requestLimits = { ...PLATFORM_REQUEST_LIMITS, ...options.requestLimits };
   const core: ServerCore = {
-    artifacts: await loadApp(app, options.target, limits.memoryBytes),
+    artifacts: await loadApp(app, { target: options.target, memoryBytes: limits.memoryBytes, trace: options.traceHostcalls !== undefined }),
     config,
     logger: fullLogger(options),
     maxWorkers: options.maxWorkers,
     target: options.target,
+    trace: options.traceHostcalls !== undefined,
     sandboxLimits: options.sandboxLimits,
     limits,
     requestLimits,
@@ -162,7 +174,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       return server.exchange(new Request(target, init)).response;
     },
     async reload(app, source) {
-      const nextArtifacts = app === undefined ? artifacts : await loadApp(app, core.target, poolOptions.limits.memoryBytes);
+      const nextArtifacts = app === undefined ? artifacts : await loadApp(app, { target: core.target, memoryBytes: poolOptions.limits.memoryBytes, trace: core.trace });
       const nextConfig = source === undefined ? config : resolveConfig(source, { ...options, appPath: typeof app === 'string' ? app : undefined });
       const next = new WorkerPool(nextArtifacts, nextConfig, poolOptions);
       await next.warm();
@@ -210,7 +222,7 @@ export async function runOnce(app: AppSource, args: string[] = [], options: RunO
   const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
   // A command may compute as long as it likes unless told otherwise.
   const limits = { ...RUN_LIMITS, ...options.limits };
-  const pool = new WorkerPool(await loadApp(app, options.target, limits.memoryBytes), config, { maxWorkers: 1, spareWorkers: 0, limits });
+  const pool = new WorkerPool(await loadApp(app, { target: options.target, memoryBytes: limits.memoryBytes, trace: options.traceHostcalls !== undefined }), config, { maxWorkers: 1, spareWorkers: 0, limits });
   const services = new Services(config);
   const logger = fullLogger(options);
   const out = { stdout: options.stdout ?? ((text: string) => void process.stdout.write(text)), stderr: options.stderr ?? ((text: string) => void process.stderr.write(text)) };

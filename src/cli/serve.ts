@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, watch } from 'node:fs';
+import { existsSync, openSync, readFileSync, watch, writeSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import type { Command } from 'commander';
 import { findConfigFile } from '../api/config.js';
-import { createServer, fullLogger, type ListenOptions, type Server } from '../api/server.js';
+import { createServer, fullLogger, type HostcallTrace, type ListenOptions, type Server } from '../api/server.js';
 import type { Logger } from '../server/logger.js';
 import { DEFAULT_TARGET } from '../adapter/target.js';
 import { parseTarget, TARGET_HELP } from './adapt.js';
@@ -26,6 +26,27 @@ interface ServeFlags extends LimitFlags {
   tlsClientCa?: string;
   target: string;
   maxWaitingSandboxes?: string;
+  traceHostcalls?: string | true;
+}
+
+/** Options with an optional value, given only as `--option=value` (main.ts turns a bare one into `--option=`). */
+export const VALUE_AFTER_EQUALS = ['--trace-hostcalls'];
+
+/**
+ * `--trace-hostcalls[=FILE]`: each request's hostcall trace as a JSON line, into FILE (made
+ * afresh) or, without one, onto stderr. Lines are written as requests end, synchronously, so
+ * a server that is killed loses none.
+ */
+export function traceWriter(value: string | true | undefined): ((trace: HostcallTrace) => void) | undefined {
+  if (value === undefined) return undefined;
+  if (value === true || value === '') return (trace) => void process.stderr.write(`${JSON.stringify(trace)}\n`);
+  let fd: number;
+  try {
+    fd = openSync(value, 'w');
+  } catch (err) {
+    throw new UsageError(`cannot write --trace-hostcalls ${value}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return (trace) => void writeSync(fd, `${JSON.stringify(trace)}\n`);
 }
 
 function readPem(flag: string, path: string): string {
@@ -89,6 +110,7 @@ export function registerServe(program: Command): void {
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--tls-client-ca <file>', 'PEM CA certificates to verify client certificates against')
     .option('--target <target>', `legacy modules only: ${TARGET_HELP}`, DEFAULT_TARGET)
+    .option('--trace-hostcalls [file]', 'write each request\'s legacy hostcalls and their statuses as JSON lines to FILE (--trace-hostcalls=FILE), or to stderr')
     .option('--max-waiting-sandboxes <n>', 'guests that may wait for a further request at once (reusable sandboxes; 0: none)')
     .option('--spare-workers <n>', 'started, idle guest workers kept ahead of demand (default: one per core)')
     .option('--max-body <bytes>', `request bodies larger than this are refused with 413 (default ${PLATFORM_REQUEST_LIMITS.bodyBytes})`)
@@ -102,7 +124,8 @@ export function registerServe(program: Command): void {
     const spareWorkers = flags.spareWorkers === undefined ? undefined : positiveInteger('--spare-workers', flags.spareWorkers);
     const statsSeconds = flags.stats === undefined ? undefined : positiveInteger('--stats', flags.stats);
     const requestLimits = flags.maxBody === undefined ? {} : { bodyBytes: positiveInteger('--max-body', flags.maxBody) };
-    const logger = fullLogger(flags);
+    const traceHostcalls = traceWriter(flags.traceHostcalls);
+    const logger = fullLogger({ ...flags, traceHostcalls });
     // The file found without -C is the one watched and re-read on reload.
     const configPath = configFlag(flags.config) ?? findConfigFile(app);
     const server = await createServer(app, {
@@ -115,6 +138,7 @@ export function registerServe(program: Command): void {
       logger,
       logStdout: flags.logStdout,
       logStderr: flags.logStderr,
+      traceHostcalls,
     });
     const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
       await server.close();

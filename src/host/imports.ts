@@ -1,4 +1,5 @@
 import { adapterHttpReq } from './interfaces/adapter-http-req.js';
+import { adapterTrace } from './interfaces/adapter-trace.js';
 import { asyncIo } from './interfaces/async-io.js';
 import { backendInterface } from './interfaces/backend.js';
 import { cacheInterface } from './interfaces/cache.js';
@@ -52,6 +53,7 @@ const served: { [K in Served]: (session: Session) => HostImports[K] } = {
   'fastly:compute/types': () => ({}),
   'fastly:compute/http-types': () => ({}),
   'fastly:adapter/adapter-http-req': adapterHttpReq,
+  'fastly:adapter/adapter-trace': adapterTrace,
 };
 
 const servedEntries = Object.entries(served);

@@ -138,7 +138,9 @@ export type Notice =
    */
   | { op: 'next-request'; timeoutMs: number; served: number; ageMs: number; memoryBytes: number }
   /** The guest dropped its pending request (`next_request_abandon`). */
-  | { op: 'next-request-abandon' };
+  | { op: 'next-request-abandon' }
+  /** A traced adapter's report of one legacy hostcall: its trace id and the status it returned. */
+  | { op: 'hostcall'; id: number; status: number };
 
 export type WorkerToMain =
   | ({ kind: 'call' } & SyncCall)

@@ -57,13 +57,13 @@ function publishDirectory(target: string, files: Record<string, Uint8Array>): vo
 }
 
 /** Adapts a legacy core module into a component, cached by content hash. */
-async function adaptCached(bytes: Uint8Array, root: string, target: AdapterTarget): Promise<Uint8Array> {
+async function adaptCached(bytes: Uint8Array, root: string, target: AdapterTarget, trace: boolean): Promise<Uint8Array> {
   // The adapter is only needed for legacy modules; components never load it.
   const [{ adapt }, { adaptersKey }] = await Promise.all([import('../adapt/index.js'), import('../adapter/inputs.js')]);
   // The adapter's inputs are part of the key: mappings change between releases of the same version.
-  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), target, ...adaptersKey(target))}.wasm`);
+  const file = join(root, 'adapted', `${hashOf(bytes, packageVersion(), target, ...adaptersKey(target, trace))}.wasm`);
   if (existsSync(file)) return readFileSync(file);
-  const component = await adapt(bytes, { unknownImports: 'trap', target });
+  const component = await adapt(bytes, { unknownImports: 'trap', target, trace });
   mkdirSync(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
   writeFileSync(temp, component);
@@ -109,6 +109,8 @@ export interface PrepareOptions {
   target?: AdapterTarget;
   /** The cap on each linear memory of the guest. */
   memoryBytes?: number;
+  /** Adapt a legacy module with the hostcall trace (see src/adapter/trace.ts). */
+  trace?: boolean;
 }
 
 /**
@@ -138,7 +140,7 @@ function keepShape(transpiledDir: string, shapeDir: string, folded: Uint8Array):
  * and adapter modules serve it with the new module in place of the old.
  */
 export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestArtifacts> {
-  const { target = 'subscribe', memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes } = options;
+  const { target = 'subscribe', memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
   let shape: { dir: string; folded: Uint8Array } | undefined;
@@ -147,13 +149,13 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), option
     const [{ foldImports }, { adaptersKey }] = await Promise.all([import('../adapt/fold.js'), import('../adapter/inputs.js')]);
     try {
       const folded = foldImports(bytes);
-      shape = { dir: join(root, 'shapes', shapeKey(folded, adaptersKey(target))), folded };
+      shape = { dir: join(root, 'shapes', shapeKey(folded, adaptersKey(target, trace))), folded };
     } catch {
       // Not decodable: adapt below says why, as a user-facing error.
     }
     if (shape && existsSync(join(shape.dir, 'guest.js'))) return loadArtifacts(shape.dir, memoryBytes, { [MAIN_MODULE]: shape.folded });
   }
-  const component = kind === 'module' ? await adaptCached(bytes, root, target) : bytes;
+  const component = kind === 'module' ? await adaptCached(bytes, root, target, trace) : bytes;
   const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
     const { transpile } = await import('@bytecodealliance/jco');

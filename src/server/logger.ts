@@ -1,3 +1,5 @@
+import type { HostcallTrace } from './hostcall-trace.js';
+
 /** Where the dev server's lines go: access log and endpoint lines on stdout, problems on stderr. */
 export interface Logger {
   info(line: string): void;
@@ -6,6 +8,8 @@ export interface Logger {
   guestOutput(requestId: string, stream: 'stdout' | 'stderr', line: string): void;
   /** A line written to a `log` endpoint. */
   endpoint(name: string, line: string): void;
+  /** A request's hostcall trace, when the guest was adapted with tracing (`--trace-hostcalls`). */
+  hostcalls?(trace: HostcallTrace): void;
 }
 
 export interface ConsoleLoggerOptions {

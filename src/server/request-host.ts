@@ -5,6 +5,7 @@ import { applyEdits } from '../host/headers.js';
 import { isInformational, type AwaitedResponse, type BodySegment, type HeaderList, type Notice, type OutgoingBody, type SendErrorTag, type SyncCall, type SyncReply, type Waitable, type WorkerToMain } from '../host/protocol.js';
 import { headerText, SendFailure, startBackendRequest, type BackendDispatch, type Upgraded } from './backend-client.js';
 import { InboundSource } from './inbound.js';
+import { describeTrace } from './hostcall-trace.js';
 import type { Logger } from './logger.js';
 import { OutboundBody, settleTrailerHeader, type BodyTarget } from './outbound.js';
 import { ServiceError, type BodySink, type ServiceContext, type Services, type UntypedServiceCall } from './services/index.js';
@@ -62,6 +63,8 @@ export class RequestHost {
   private downstreamBody: OutboundBody | undefined;
   /** Set when the response comes from elsewhere (a pending backend response, a handoff) after the guest may be gone. */
   private forwarding = false;
+  /** The hostcall trace's reports so far: trace id, status, trace id, status, … */
+  private readonly hostcalls: number[] = [];
   /** Handoffs ride on backend requests with ids of their own, below the worker's. */
   private nextHandoff = -1;
   /**
@@ -248,6 +251,9 @@ export class RequestHost {
       // Registering for a further request concerns the sandbox registry, when there is one.
       case 'next-request':
       case 'next-request-abandon':
+        return;
+      case 'hostcall':
+        this.hostcalls.push(notice.id, notice.status);
         return;
     }
   }
@@ -441,6 +447,8 @@ export class RequestHost {
   }
 
   private finish(message: Finished): void {
+    // A traced guest's calls, up to a trap or exit too: that is often what the trace is for.
+    this.logger.hostcalls?.(describeTrace(this.id, this.hostcalls));
     for (const sink of this.sinks.values()) sink.abort();
     this.sinks.clear();
     this.services?.endRequest(this.id);

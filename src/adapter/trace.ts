@@ -1,0 +1,66 @@
+/**
+ * The hostcall trace (`witshim serve --trace-hostcalls`). An adapter built with tracing wraps
+ * every hostcall export: the generated body becomes an internal function, and the export calls
+ * it, then `fastly:adapter/adapter-trace.hostcall(id, status)`, then returns the status. Nothing
+ * is written per hostcall: the wrappers come from the WITX signatures. An adapter built without
+ * tracing is the same module without the wrappers and without the import, so tracing off costs
+ * nothing at all.
+ */
+import type { WitxAbi } from '../witx/index.js';
+import type { ImportTable } from './import-table.js';
+import { MappingError } from './mapping.js';
+import { hostcallShape } from './shape.js';
+import { Status, type StatusName } from './status.js';
+
+/** The WIT function the wrappers call. */
+const TRACE_HOOK = 'adapter:adapter-trace/hostcall';
+
+/**
+ * Every WITX hostcall as `module#name`, in the ABI's order: a hostcall's trace id is its index.
+ * The ABI's order (files, then declarations) is fixed by `witx/`, which the adapter build's hash
+ * covers; the server maps ids back with the same `witx/`.
+ */
+export function hostcallNames(abi: WitxAbi): string[] {
+  return abi.modules.flatMap((m) => m.functions.map((f) => `${m.name}#${f.name}`));
+}
+
+const STATUS_NAMES = new Map<number, StatusName>(Object.entries(Status).map(([name, value]) => [value, name as StatusName]));
+
+/** A status as its WITX case name; a number outside the enum as itself. */
+export function statusName(status: number): string {
+  return STATUS_NAMES.get(status) ?? String(status);
+}
+
+/**
+ * `funcs` (the WAT of every hostcall export) with each export renamed to an internal function
+ * and wrapped by an export that reports its status. Every hostcall must be found exactly once:
+ * a hostcall the generator named differently would otherwise go untraced without a word.
+ */
+export function traceWrappers(abi: WitxAbi, imports: ImportTable, funcs: string[]): string[] {
+  const hook = imports.id(TRACE_HOOK);
+  const renamed = [...funcs];
+  const wrappers: string[] = [];
+  const names = hostcallNames(abi);
+  abi.modules.forEach((module) =>
+    module.functions.forEach((fn) => {
+      const id = names.indexOf(`${module.name}#${fn.name}`);
+      const header = `(func (export ${JSON.stringify(`${module.name}#${fn.name}`)})`;
+      const inner = `$traced_${id}`;
+      const at = renamed.flatMap((text, i) => (text.includes(header) ? [i] : []));
+      if (at.length !== 1 || renamed[at[0]!]!.split(header).length !== 2) {
+        throw new MappingError(`${module.name}#${fn.name}: expected one export to trace, found ${at.length}`);
+      }
+      renamed[at[0]!] = renamed[at[0]!]!.replace(header, `(func ${inner}`);
+      const params = hostcallShape(abi, fn).core;
+      wrappers.push(
+        [
+          `  (func (export ${JSON.stringify(`${module.name}#${fn.name}`)})${params.map((p) => ` (param ${p.core})`).join('')} (result i32) (local $status i32)`,
+          `    (local.set $status (call ${inner}${params.map((_, i) => ` (local.get ${i})`).join('')}))`,
+          `    (call ${hook} (i32.const ${id}) (local.get $status))`,
+          '    (local.get $status))',
+        ].join('\n'),
+      );
+    }),
+  );
+  return [...renamed, ...wrappers];
+}
