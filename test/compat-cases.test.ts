@@ -7,6 +7,7 @@ import { ADAPTER_TARGETS, type AdapterTarget } from '../src/adapter/target.js';
 import { caseNames, fillText, loadCase, substitute, type CaseRequest, type CompatCase, type Placeholders } from './compat/cases.js';
 import { compileSources, startServe, type ServeProcess } from './fixtures/components/harness.js';
 import { closedPort, startOrigin, stopOrigin } from './support/serve-harness.js';
+import { measure, readFloor, readTraces, report } from './compat/coverage.js';
 
 /*
  * Runs the compatibility cases in test/compat/cases/*.toml: each case's guest is served by
@@ -16,6 +17,9 @@ import { closedPort, startOrigin, stopOrigin } from './support/serve-harness.js'
  * once per adapter target (`witshim serve --target subscribe|published`): both adapters must
  * give the guest the answers the case expects, so they answer alike.
  * `npm run test:compat -- <case> ...` runs only the named cases (WITSHIM_CASES).
+ * Every server writes its hostcall trace; at the end the suite prints which of the ABI's
+ * hostcalls and error paths the cases covered, per target, and (running every case) fails
+ * below the committed floor (see compat/coverage.ts).
  */
 
 const defaultToml = readFileSync(join(import.meta.dirname, 'compat/default.fastly.toml'), 'utf8');
@@ -32,6 +36,8 @@ function selectedCases(): CompatCase[] {
 }
 
 const cases = selectedCases();
+const allCases = !process.env.WITSHIM_CASES;
+const traces = mkdtempSync(join(tmpdir(), 'witshim-traces-'));
 
 let dist: string;
 let origin: http.Server;
@@ -66,9 +72,9 @@ function selectedTargets(): readonly AdapterTarget[] {
   return wanted.length ? (wanted as AdapterTarget[]) : ADAPTER_TARGETS;
 }
 
-const runs = [...groups.values()].flatMap((group) => selectedTargets().map((target) => [target, group.map((c) => c.name).join(', '), group] as const));
+const runs = [...groups.values()].flatMap((group, index) => selectedTargets().map((target) => [target, group.map((c) => c.name).join(', '), group, index] as const));
 
-describe.each(runs)('%s: cases %s', { timeout: 30_000 }, (target: AdapterTarget, _, group) => {
+describe.each(runs)('%s: cases %s', { timeout: 30_000 }, (target: AdapterTarget, _, group, index) => {
   let serve: ServeProcess;
   let values: Placeholders;
 
@@ -76,7 +82,7 @@ describe.each(runs)('%s: cases %s', { timeout: 30_000 }, (target: AdapterTarget,
     const dir = mkdtempSync(join(tmpdir(), 'witshim-case-'));
     const toml = join(dir, 'fastly.toml');
     writeFileSync(toml, fillText(group[0].fastlyToml ?? defaultToml, base, group[0].file));
-    serve = await startServe(dist, group[0].guest, ['-C', toml, '--target', target]);
+    serve = await startServe(dist, group[0].guest, ['-C', toml, '--target', target, `--trace-hostcalls=${join(traces, `${target}-${index}.jsonl`)}`]);
     values = { ...base, server: serve.url, host: new URL(serve.url).host };
   });
 
@@ -91,6 +97,18 @@ describe.each(runs)('%s: cases %s', { timeout: 30_000 }, (target: AdapterTarget,
     // A known failure must still fail: when it passes, the bug is fixed and the key goes.
     else it.fails(`${raw.name}: ${raw.description} [known failure: ${raw.knownFailure}]`, run, LOG_WAIT_MS + 5000);
   }
+});
+
+// Runs after every group (a file's tests run in order), when every server has stopped.
+describe('coverage of the ABI', () => {
+  it.each(selectedTargets())('%s: hostcalls and error paths the cases covered', (target) => {
+    const coverage = measure(readTraces(traces, `${target}-`));
+    console.log(report(target, coverage));
+    if (!allCases) return;
+    const floor = readFloor();
+    expect(coverage.hostcalls.covered, `hostcalls covered fell below the floor in ${'test/compat/coverage-floor.json'}`).toBeGreaterThanOrEqual(floor.hostcalls);
+    expect(coverage.errorPaths.covered, 'error paths covered fell below the floor').toBeGreaterThanOrEqual(floor.errorPaths);
+  });
 });
 
 async function check(serve: ServeProcess, request: CaseRequest, what: string): Promise<void> {

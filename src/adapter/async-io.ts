@@ -1,7 +1,7 @@
 import { HandleKind, INVALID_BIT, TYPE_MASK } from './handle-tags.js';
 import type { ImportTable } from './import-table.js';
 import { MappingError } from './mapping.js';
-import { Status } from './status.js';
+import { Status, type StatusName } from './status.js';
 import { TAGGED_WAIT, type AdapterTarget } from './target.js';
 import type { WitView } from './wit-view.js';
 
@@ -21,6 +21,12 @@ export function asyncCalls(fn: 'select' | 'is_ready', target: AdapterTarget): st
   const extra = target === 'published' && fn === 'select' ? [ASYNC_CALLS.isReady] : [];
   return [...waits, ...extra, ...tagged, ASYNC_CALLS.dropPollable];
 }
+
+/**
+ * The statuses the hand-written code answers with by itself: an empty list without a timeout is
+ * `inval` (Viceroy's answer); a bad handle is `badf`.
+ */
+export const ASYNC_STATUSES = { select: ['inval', 'badf'], is_ready: ['badf'] } as const satisfies Record<'select' | 'is_ready', readonly StatusName[]>;
 
 /**
  * `select` and `is_ready`: the only hostcalls that take a handle of any kind. Every handle is

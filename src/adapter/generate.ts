@@ -40,7 +40,7 @@ export function generateAdapterWat(abi: WitxAbi, wit: WitView, variant: AdapterV
         continue;
       }
       try {
-        funcs.push(generateHostcall(abi, wit, imports, module.name, fn.name, mapping));
+        funcs.push(generateHostcall(abi, wit, imports, module.name, fn.name, mapping).wat);
       } catch (err) {
         if (!(err instanceof MappingError)) throw err;
         problems.push(err.message);

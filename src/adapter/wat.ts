@@ -1,3 +1,5 @@
+import type { StatusName } from './status.js';
+
 export type CoreType = 'i32' | 'i64' | 'f32' | 'f64';
 
 /** One exported core function under construction: its params, locals and body lines. */
@@ -5,6 +7,12 @@ export class FnBuilder {
   private readonly locals: Array<[string, CoreType]> = [];
   private readonly lines: Array<string | string[]> = [];
   private counter = 0;
+  /**
+   * The statuses the generated code answers with by itself (a handle check's `badf`, a short
+   * buffer's `buflen`, an absent value's `none`, an argument check's `inval`, …), as opposed to
+   * the statuses a host's WIT error turns into: the hostcall's error paths.
+   */
+  readonly statuses = new Set<StatusName>();
 
   constructor(
     readonly exportName: string,

@@ -2,7 +2,7 @@ import { resolveType, witxLayout, type WitxAbi, type WitxType } from '../../witx
 import type { ImportTable } from '../import-table.js';
 import { MappingError, type CallMapping } from '../mapping.js';
 import { coreId, type HostcallShape, type Input, type OutSlot } from '../shape.js';
-import { Status } from '../status.js';
+import { Status, type StatusName } from '../status.js';
 import { load, store, type FnBuilder } from '../wat.js';
 import type { WitView } from '../wit-view.js';
 
@@ -79,10 +79,11 @@ export class HostcallContext {
    * A check that returns `status` when `cond` holds, placed with the hostcall's first checks.
    * `cond` may read params and guest memory only. Checks with the same `key` are emitted once.
    */
-  guard(key: string, cond: string, status: number): void {
+  guard(key: string, cond: string, status: StatusName): void {
     if (this.guarded.has(key)) return;
     this.guarded.add(key);
-    const line = `(if ${cond} (then (return (i32.const ${status}))))`;
+    this.b.statuses.add(status);
+    const line = `(if ${cond} (then (return (i32.const ${Status[status]}))))`;
     if (this.guards) this.guards.push(line);
     else this.b.emit(line);
   }
@@ -93,15 +94,24 @@ export class HostcallContext {
    */
   checkText(bad: string): void {
     const key = `text ${bad}`;
-    if (!this.b.readsLocals(bad)) return this.guard(key, bad, Status.inval);
+    if (!this.b.readsLocals(bad)) return this.guard(key, bad, 'inval');
     if (this.guarded.has(key)) return;
     this.guarded.add(key);
-    this.b.emit(`(if ${bad} (then ${this.ret(`(i32.const ${Status.inval})`)}))`);
+    this.b.emit(`(if ${bad} (then ${this.returnStatus('inval')}))`);
   }
 
   /** Records that `bad` was checked already (on every path that reaches the later use). */
   markChecked(bad: string): void {
     this.guarded.add(`text ${bad}`);
+  }
+
+  /**
+   * Returns the constant `status`, dropping what this hostcall opened first; the status is noted
+   * as one the adapter itself answers with (see `FnBuilder.statuses`).
+   */
+  returnStatus(status: StatusName): string {
+    this.b.statuses.add(status);
+    return this.ret(`(i32.const ${Status[status]})`);
   }
 
   /** `(return status)`, dropping what this hostcall opened first. */

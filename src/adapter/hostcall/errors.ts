@@ -3,7 +3,6 @@ import { dropOwned } from '../errors.js';
 import { sendErrorDetailWriter } from '../send-error.js';
 import { MappingError } from '../mapping.js';
 import { caseName, errorStatusFn } from '../names.js';
-import { Status } from '../status.js';
 import { load } from '../wat.js';
 import type { WType } from '../wit-view.js';
 import type { HostcallContext } from './context.js';
@@ -23,7 +22,7 @@ export function emitResultError(
 ): void {
   const lay = g.wit.layout(result);
   if (!result.err) {
-    g.b.emit(`(if (i32.load8_u (local.get ${ret})) (then ${g.ret(`(i32.const ${Status.error})`)}))`);
+    g.b.emit(`(if (i32.load8_u (local.get ${ret})) (then ${g.returnStatus('error')}))`);
     return;
   }
   const err = result.err;
@@ -44,7 +43,7 @@ function topErrorForms(g: HostcallContext, err: WType, errAddr: string): string[
     const { addr, type } = g.detailStruct();
     lines.push(`(call ${g.imports.helper(...sendErrorDetailWriter(g.abi, g.wit, err, type))} ${errAddr} ${addr})`);
   }
-  if (okOnError === true) lines.push(g.ret(`(i32.const ${Status.ok})`));
+  if (okOnError === true) lines.push(g.returnStatus('ok'));
   else if (okOnError || errorOut || errorAs) {
     const cases = err.kind === 'variant' ? err.cases.map((c) => c.name) : err.kind === 'enum' ? err.cases : undefined;
     if (!cases) throw new MappingError(`error cases of a ${err.kind} cannot be matched`);
@@ -52,13 +51,13 @@ function topErrorForms(g: HostcallContext, err: WType, errAddr: string): string[
     for (const name of okOnError ?? []) {
       const i = cases.indexOf(name);
       if (i < 0) throw new MappingError(`okOnError: no error case ${name}`);
-      lines.push(`(if (i32.eq ${disc} (i32.const ${i})) (then ${g.ret(`(i32.const ${Status.ok})`)}))`);
+      lines.push(`(if (i32.eq ${disc} (i32.const ${i})) (then ${g.returnStatus('ok')}))`);
     }
     // Error cases the legacy ABI answered with another status (see README, *Legacy answers the adapter keeps*).
     for (const [name, status] of Object.entries(errorAs ?? {})) {
       const i = cases.indexOf(name);
       if (i < 0) throw new MappingError(`errorAs: no error case ${name}`);
-      lines.push(`(if (i32.eq ${disc} (i32.const ${i})) (then ${g.ret(`(i32.const ${Status[status]})`)}))`);
+      lines.push(`(if (i32.eq ${disc} (i32.const ${i})) (then ${g.returnStatus(status)}))`);
     }
     if (errorOut) {
       const slot = g.outSlot(errorOut);
@@ -67,7 +66,7 @@ function topErrorForms(g: HostcallContext, err: WType, errAddr: string): string[
       cases.forEach((name, i) => {
         const target = witx.cases.map(caseName).indexOf(caseName(name));
         if (target < 0) return;
-        lines.push(`(if (i32.eq ${disc} (i32.const ${i})) (then ${g.writeTo(errorOut, `(i32.const ${target})`)} ${g.ret(`(i32.const ${Status.ok})`)}))`);
+        lines.push(`(if (i32.eq ${disc} (i32.const ${i})) (then ${g.writeTo(errorOut, `(i32.const ${target})`)} ${g.returnStatus('ok')}))`);
       });
       lines.push(g.writeTo(errorOut, `(i32.const ${g.witxCase(errorOut, 'uninitialized')})`));
     }

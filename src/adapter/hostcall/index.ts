@@ -2,7 +2,7 @@ import type { WitxAbi } from '../../witx/index.js';
 import type { ImportTable } from '../import-table.js';
 import { asCall, isBranch, isCall, MappingError, type CallMapping, type Mapping, type MethodCall, type Out } from '../mapping.js';
 import { coreId, hostcallShape } from '../shape.js';
-import { Status } from '../status.js';
+import { Status, type StatusName } from '../status.js';
 import { flattenVal, storeVal, type Val } from '../values.js';
 import { FnBuilder, store } from '../wat.js';
 import type { WitView, WType } from '../wit-view.js';
@@ -25,7 +25,7 @@ export function generateHostcall(
   module: string,
   name: string,
   mapping: Mapping,
-): string {
+): GeneratedHostcall {
   const fn = abi.modules.find((m) => m.name === module)?.functions.find((f) => f.name === name);
   if (!fn) throw new MappingError(`${module}#${name}: not a WITX hostcall`);
   const shape = hostcallShape(abi, fn);
@@ -35,7 +35,9 @@ export function generateHostcall(
     'i32',
   );
   const context = () => new HostcallContext(abi, wit, imports, shape, b);
-  b.emit(...valueRangeChecks(abi, shape));
+  const rangeChecks = valueRangeChecks(abi, shape);
+  if (rangeChecks.length) b.statuses.add('inval');
+  b.emit(...rangeChecks);
   try {
     if (typeof mapping === 'object' && 'unsupported' in mapping) {
       b.emit(`(i32.const ${Status.unsupported})`);
@@ -49,6 +51,7 @@ export function generateHostcall(
         generate(context(), asCall(c), [mapping.branch]);
         b.emit('return))');
       });
+      b.statuses.add('inval');
       b.emit(`(i32.const ${Status.inval})`);
     } else {
       const handleChecks = (ref: string, args: Array<string | undefined>): string[] => {
@@ -68,7 +71,13 @@ export function generateHostcall(
     if (err instanceof MappingError) throw new MappingError(`${module}#${name}: ${err.message}`);
     throw err;
   }
-  return b.toWat();
+  return { wat: b.toWat(), statuses: [...b.statuses] };
+}
+
+export interface GeneratedHostcall {
+  wat: string;
+  /** The statuses the generated code answers with by itself (see `FnBuilder.statuses`). */
+  statuses: StatusName[];
 }
 
 /** `consumed`: WITX inputs already decided on (a branch's selector), skipped when binding. */

@@ -86,7 +86,7 @@ export function valFor(g: HostcallContext, t: WType, src: Source | undefined, wh
     // The guest may have moved the downstream request or body away (sent it, appended it):
     // lifting it then would trap, so a dead one is `badf` like any other handle.
     if (t.kind === 'own' || t.kind === 'borrow') {
-      g.guard(`${expr} ${t.kind}`, `(i32.eqz (call $live ${expr} (i32.const ${g.imports.liveId(t)})))`, Status.badf);
+      g.guard(`${expr} ${t.kind}`, `(i32.eqz (call $live ${expr} (i32.const ${g.imports.liveId(t)})))`, 'badf');
     }
     return { k: 'leaf', expr, core: 'i32' };
   }
@@ -201,7 +201,7 @@ function fieldVal(g: HostcallContext, t: WType, ref: string, table: number[] | u
     g.b.emit(`(local.set ${v} ${value})`);
     value = table.reduceRight(
       (acc, target, i) => `(if (result i32) (i32.eq (local.get ${v}) (i32.const ${i})) (then (i32.const ${target})) (else ${acc}))`,
-      `(block (result i32) ${g.ret(`(i32.const ${Status.inval})`)})`,
+      `(block (result i32) ${g.returnStatus('inval')})`,
     );
   }
   return { k: 'leaf', expr: convert(value, witxCore, core), core };
@@ -253,7 +253,7 @@ function ipVal(g: HostcallContext, name: string, what: string): Val {
  */
 function ipFrom(g: HostcallContext, ptr: string, len: string, present: string): Val {
   g.b.emit(
-    `(if (i32.and ${present} (i32.and (i32.ne ${len} (i32.const 4)) (i32.ne ${len} (i32.const 16)))) (then ${g.ret(`(i32.const ${Status.inval})`)}))`,
+    `(if (i32.and ${present} (i32.and (i32.ne ${len} (i32.const 4)) (i32.ne ${len} (i32.const 16)))) (then ${g.returnStatus('inval')}))`,
   );
   const is6 = g.b.local('i32', 'v6');
   g.b.emit(`(local.set ${is6} (i32.eq ${len} (i32.const 16)))`);
@@ -274,7 +274,7 @@ function remapEnum(g: HostcallContext, input: Input, witCases: string[], what: s
   const witxCases = resolved.cases.map(caseName);
   if (witxCases.every((c, i) => caseName(witCases[i] ?? '') === c)) return value;
   // Differently ordered enums: map each case by name; an unknown value is an invalid argument.
-  let expr = `(block (result i32) ${g.ret(`(i32.const ${Status.inval})`)})`;
+  let expr = `(block (result i32) ${g.returnStatus('inval')})`;
   for (let i = witxCases.length - 1; i >= 0; i--) {
     const target = witCases.map(caseName).indexOf(witxCases[i]);
     if (target < 0) throw new MappingError(`${what}: WITX case ${witxCases[i]} has no WIT counterpart`);
@@ -338,7 +338,7 @@ function optionsVal(g: HostcallContext, t: Extract<WType, { kind: 'record' }>, m
         // A number outside the enum is an invalid argument (only when its flag says it is there).
         const index = `(i32.sub ${load('i32', 4, base, direct.offset)} (i32.const ${numbered.base}))`;
         const outside = `(i32.ge_u ${index} (i32.const ${ft.cases.length}))`;
-        g.b.emit(`(if ${hasFlag ? `(i32.and ${g.maskBit(maskName, snake)} ${outside})` : outside} (then ${g.ret(`(i32.const ${Status.inval})`)}))`);
+        g.b.emit(`(if ${hasFlag ? `(i32.and ${g.maskBit(maskName, snake)} ${outside})` : outside} (then ${g.returnStatus('inval')}))`);
         return { k: 'leaf', expr: index, core: 'i32' };
       }
       const flat = g.wit.flatten(ft);
@@ -383,7 +383,7 @@ export function rejectUnknownFlags(g: HostcallContext, maskName: string, used: S
   if (unknown.length) {
     const bits = unknown.reduce((acc, { bit }) => acc | (1 << bit), 0);
     g.b.emit(
-      `(if (i32.and (local.get ${coreId(mask.param)}) (i32.const ${bits})) (then ${g.ret(`(i32.const ${Status.unsupported})`)})) ;; ${unknown.map((u) => u.m).join(', ')}`,
+      `(if (i32.and (local.get ${coreId(mask.param)}) (i32.const ${bits})) (then ${g.returnStatus('unsupported')})) ;; ${unknown.map((u) => u.m).join(', ')}`,
     );
   }
 }

@@ -3,7 +3,7 @@ import { HandleKind } from '../handle-tags.js';
 import { MappingError, type Out } from '../mapping.js';
 import { caseName, kebab } from '../names.js';
 import { coreId, handleKind } from '../shape.js';
-import { Status, type StatusName } from '../status.js';
+import type { StatusName } from '../status.js';
 import { convert, load, store, type CoreType } from '../wat.js';
 import type { WitFunctionView, WType } from '../wit-view.js';
 import type { HostcallContext } from './context.js';
@@ -117,7 +117,7 @@ export function writeOut(g: HostcallContext, t: WType, ret: string, offset: numb
       if (directive && typeof directive === 'object' && 'noneCase' in directive) {
         if (!g.top.errorOut) throw new MappingError(`${what}: noneCase needs an errorOut`);
         const write = g.writeTo(g.top.errorOut, `(i32.const ${g.witxCase(g.top.errorOut, directive.noneCase)})`);
-        g.b.emit(`(if (i32.eqz ${load('i32', 1, addr, offset)}) (then ${write} ${g.ret(`(i32.const ${Status.ok})`)}))`);
+        g.b.emit(`(if (i32.eqz ${load('i32', 1, addr, offset)}) (then ${write} ${g.returnStatus('ok')}))`);
         writeOut(g, t.inner, ret, offset + lay.payloadOffset!, outs, what);
         return;
       }
@@ -135,7 +135,7 @@ export function writeOut(g: HostcallContext, t: WType, ret: string, offset: numb
       }
       const status: StatusName = directive && typeof directive === 'object' && 'noneStatus' in directive ? directive.noneStatus : 'none';
       if (directive && !(typeof directive === 'object' && 'noneStatus' in directive)) outs.unshift(directive);
-      g.b.emit(`(if (i32.eqz ${load('i32', 1, addr, offset)}) (then ${g.ret(`(i32.const ${Status[status]})`)}))`);
+      g.b.emit(`(if (i32.eqz ${load('i32', 1, addr, offset)}) (then ${g.returnStatus(status)}))`);
       writeOut(g, t.inner, ret, offset + lay.payloadOffset!, outs, what);
       return;
     }
@@ -153,7 +153,7 @@ export function writeOut(g: HostcallContext, t: WType, ret: string, offset: numb
         `(local.set ${ptr} ${load('i32', 4, addr, offset)})`,
         `(local.set ${len} ${load('i32', 4, addr, offset + 4)})`,
         store('i32', 4, nw, 0, `(local.get ${len})`),
-        `(if (i32.gt_u (local.get ${len}) ${cap}) (then ${g.ret(`(i32.const ${Status.buflen})`)}))`,
+        `(if (i32.gt_u (local.get ${len}) ${cap}) (then ${g.returnStatus('buflen')}))`,
         `(if (i32.ne (local.get ${ptr}) ${dst}) (then (memory.copy ${dst} (local.get ${ptr}) (local.get ${len}))))`,
       );
       return;
@@ -194,7 +194,7 @@ export function writeOut(g: HostcallContext, t: WType, ret: string, offset: numb
         g.b.emit(`(local.set ${v} ${convert(load(g.wit.flatten(t)[0], lay.size, addr, offset), g.wit.flatten(t)[0], 'i32')})`);
         const index = directive.table.reduceRight(
           (acc, value, i) => `(if (result i32) (i32.eq (local.get ${v}) (i32.const ${value})) (then (i32.const ${i})) (else ${acc}))`,
-          `(block (result i32) ${g.ret(`(i32.const ${Status.unsupported})`)})`,
+          `(block (result i32) ${g.returnStatus('unsupported')})`,
         );
         g.b.emit(g.writeTo(directive.out, index));
         return;
@@ -222,7 +222,7 @@ function writeSpecial(g: HostcallContext, t: WType, value: string, directive: Ex
   if ('falseCase' in directive) {
     if (t.kind !== 'bool' || !g.top.errorOut) throw new MappingError(`${what}: falseCase needs a bool and an errorOut`);
     const write = g.writeTo(g.top.errorOut, `(i32.const ${g.witxCase(g.top.errorOut, directive.falseCase)})`);
-    g.b.emit(`(if (i32.eqz ${value}) (then ${write} ${g.ret(`(i32.const ${Status.ok})`)}))`);
+    g.b.emit(`(if (i32.eqz ${value}) (then ${write} ${g.returnStatus('ok')}))`);
     return;
   }
   if (t.kind !== 'own') throw new MappingError(`${what}: ${JSON.stringify(directive)} needs an owned resource, got ${t.kind}`);

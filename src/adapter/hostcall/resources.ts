@@ -27,7 +27,7 @@ export function emitReadyCheck(g: HostcallContext, ready: { handle: string; done
   if (pollable?.kind !== 'borrow') throw new MappingError(`${READY_CALL} does not borrow a resource`);
   const handle = guestHandle(g, input, pollable).expr;
   g.b.emit(
-    `(if (i32.eqz (call ${g.imports.id(READY_CALL)} ${handle})) (then ${g.writeTo(ready.done, '(i32.const 0)')} ${g.ret(`(i32.const ${Status.ok})`)}))`,
+    `(if (i32.eqz (call ${g.imports.id(READY_CALL)} ${handle})) (then ${g.writeTo(ready.done, '(i32.const 0)')} ${g.returnStatus('ok')}))`,
     g.writeTo(ready.done, '(i32.const 1)'),
   );
 }
@@ -115,11 +115,11 @@ export function selectFrom(g: HostcallContext, t: WType, listName: string, index
   const i = g.b.local('i32', 'i');
   const chosen = g.b.local('i32', 'chosen');
   g.b.emit(
-    `(if (i32.eqz ${len}) (then ${g.ret(`(i32.const ${Status.inval})`)}))`,
+    `(if (i32.eqz ${len}) (then ${g.returnStatus('inval')}))`,
     `(local.set ${i} (i32.const 0))`,
     `(block $checked (loop $check`,
     `  (br_if $checked (i32.ge_u (local.get ${i}) ${len}))`,
-    `  (if (call $bad_handle (i32.load (i32.add ${ptr} (i32.shl (local.get ${i}) (i32.const 2)))) (i32.const ${kind}) (i32.const ${live})) (then ${g.ret(`(i32.const ${Status.badf})`)}))`,
+    `  (if (call $bad_handle (i32.load (i32.add ${ptr} (i32.shl (local.get ${i}) (i32.const 2)))) (i32.const ${kind}) (i32.const ${live})) (then ${g.returnStatus('badf')}))`,
     `  (local.set ${i} (i32.add (local.get ${i}) (i32.const 1)))`,
     `  (br $check)))`,
     `(local.set ${i} (call ${g.imports.id(SELECT_CALL)} ${ptr} ${len}))`,
@@ -178,7 +178,7 @@ export function guestHandle(
   g.guard(
     `${h} ${live}`,
     invalidIsNone ? `(i32.and (i32.eqz (i32.and ${h} (i32.const ${INVALID_BIT | 0}))) ${bad})` : bad,
-    Status.badf,
+    'badf',
   );
   return { k: 'leaf', expr: kind === HandleKind.Other ? h : `(call $strip ${h})`, core: 'i32', guest: live };
 }
@@ -199,8 +199,8 @@ export function guestHandleField(
   const kind = handleKind(g.abi, witxType);
   const live = g.imports.liveId(t);
   const bad = `(call $bad_handle ${addr} (i32.const ${kind}) (i32.const ${live}))`;
-  if (where === 'here') g.b.emit(`(if ${bad} (then ${g.ret(`(i32.const ${Status.badf})`)}))`);
-  else g.guard(key, `(if (result i32) ${where.present} (then ${bad}) (else (i32.const 0)))`, Status.badf);
+  if (where === 'here') g.b.emit(`(if ${bad} (then ${g.returnStatus('badf')}))`);
+  else g.guard(key, `(if (result i32) ${where.present} (then ${bad}) (else (i32.const 0)))`, 'badf');
   return { k: 'leaf', expr: kind === HandleKind.Other ? addr : `(call $strip ${addr})`, core: 'i32', guest: live };
 }
 

@@ -71,6 +71,9 @@ export class PendingDownstreamRequest extends Pollable {
   }
 }
 
+/** The compliance region of every downstream request, as Viceroy names it. */
+const COMPLIANCE_REGION_NONE = 'none';
+
 /** Proxy and TLS signals: a plain-HTTP dev server has none to report. */
 const none = () => undefined;
 
@@ -153,7 +156,12 @@ export function httpDownstream(session: Session) {
     },
     downstreamTlsJa3Md5: none,
     downstreamTlsJa4: none,
-    downstreamComplianceRegion: none,
+    // Viceroy's downstream metadata names the region `none` (a string, not an absent value):
+    // a guest reads the four letters, or `buffer-len` when it gave less room.
+    downstreamComplianceRegion: (request: Request, maxLen: bigint) => {
+      info(request);
+      return fitString(COMPLIANCE_REGION_NONE, maxLen);
+    },
     fastlyKeyIsValid: () => false,
     downstreamBotAnalyzed: (request: Request) => headerIsTrue(info(request).headers, BOT_HEADERS.analyzed) ?? false,
     downstreamBotDetected: (request: Request) => headerIsTrue(info(request).headers, BOT_HEADERS.detected) ?? false,
