@@ -6,6 +6,7 @@ import { main } from '../src/cli/main.js';
 import { readModuleInterface } from '../src/wasm/imports.js';
 import { coreSignature, findWitxFunction, linkWitx, loadWitxDir, lowerFunction, parseWitx, witxCHeader, WitxLoweringError } from '../src/witx/index.js';
 import { fileHash, guestDir, guests, readManifest, sourceFiles, sourceHash } from './fixtures/c/build.mjs';
+import { errorPathsFile, errorPathsOf, errorPathsSource } from './fixtures/c/gen-error-paths.js';
 
 /*
  * The C guests cannot drift from the ABI: they declare hostcalls only through witx.h, which is
@@ -73,6 +74,12 @@ describe('witx.h', () => {
     const witx = '(typename $status u32)\n(typename $fastly_status u32)\n';
     expect(() => witxCHeader(linkWitx([parseWitx(witx, 'two.witx')]))).toThrow(WitxLoweringError);
     expect(() => witxCHeader(linkWitx([parseWitx(witx, 'two.witx')]))).toThrow(/C name fastly_status_t of typename \$fastly_status is also the name of typename \$status/);
+  });
+});
+
+describe('error-paths.c', () => {
+  it('is what gen-error-paths.ts generates from witx/ and the adapter\'s error paths now', () => {
+    expect(readFileSync(errorPathsFile, 'utf8'), 'regenerate with `npx tsx test/fixtures/c/gen-error-paths.ts`, then run test/fixtures/c/build.sh error-paths').toBe(errorPathsSource(abi, errorPathsOf()));
   });
 });
 

@@ -65,13 +65,14 @@ function printMapping(json: boolean): number {
   }
   for (const row of rows) {
     const target = row.unsupported ? `unsupported (${row.unsupported})` : row.calls.join(', ') || 'answered by the adapter itself';
-    console.log(`${row.hostcall} -> ${target}`);
+    console.log(`${row.hostcall} -> ${target}${row.errorPaths.length ? ` [error paths: ${row.errorPaths.join(' ')}]` : ''}`);
   }
   const mapped = rows.filter((r) => !r.unsupported).length;
   const witLacks = rows.filter((r) => r.unsupported?.startsWith('the WIT has no')).length;
   console.log(
     `${mapped}/${rows.length} hostcalls call the component ABI; ${rows.length - mapped} answer unsupported (${witLacks} because the WIT has no counterpart)`,
   );
+  console.log(`${rows.reduce((n, r) => n + r.errorPaths.length, 0)} error paths a guest can provoke in the adapter (badf, buflen, none, inval)`);
   return 0;
 }
 

@@ -61,7 +61,18 @@ export function report(label: string, coverage: Coverage): string {
     `${label}: hostcalls covered: ${hostcalls.covered}/${hostcalls.total}`,
     ...(hostcalls.missing.length ? [`  missing: ${hostcalls.missing.join(' ')}`] : []),
     `${label}: error paths covered: ${errorPaths.covered}/${errorPaths.total}`,
+    ...(errorPaths.missing.length ? [`  not provoked yet, by status: ${byStatus(errorPaths.missing)}`] : []),
   ].join('\n');
+}
+
+/** `badf 3, none 40, …` for `hostcall status` pairs. */
+function byStatus(paths: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const path of paths) {
+    const status = path.slice(path.lastIndexOf(' ') + 1);
+    counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
+  return [...counts].map(([status, n]) => `${status} ${n}`).join(', ');
 }
 
 export function readFloor(): CoverageFloor {
