@@ -5,7 +5,7 @@ import { registerAbi } from './abi.js';
 import { registerAdapt } from './adapt.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
-import { registerServe, VALUE_AFTER_EQUALS } from './serve.js';
+import { registerServe, valuesAfterEquals } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('witshim')
@@ -25,10 +25,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    // An option whose value is optional takes it only after `=`: `--trace-hostcalls app.wasm`
-    // must not read the app as the trace file.
-    const args = argv.map((arg) => (VALUE_AFTER_EQUALS.includes(arg) ? `${arg}=` : arg));
-    await program.parseAsync(args, { from: 'user' });
+    await program.parseAsync(valuesAfterEquals(argv), { from: 'user' });
     // Commands report a non-zero outcome (such as `abi --compare` finding differences) here.
     return Number(process.exitCode ?? 0);
   } catch (thrown) {

@@ -4,8 +4,8 @@
  * same arguments as the CLI, `serve` first.
  */
 import { Command } from 'commander';
-import { registerServe } from './serve.js';
+import { registerServe, valuesAfterEquals } from './serve.js';
 
 const program = new Command().exitOverride();
 registerServe(program);
-await program.parseAsync(process.argv.slice(2), { from: 'user' });
+await program.parseAsync(valuesAfterEquals(process.argv.slice(2)), { from: 'user' });

@@ -29,8 +29,17 @@ interface ServeFlags extends LimitFlags {
   traceHostcalls?: string | true;
 }
 
-/** Options with an optional value, given only as `--option=value` (main.ts turns a bare one into `--option=`). */
-export const VALUE_AFTER_EQUALS = ['--trace-hostcalls'];
+/** Options with an optional value, given only as `--option=value`. */
+const VALUE_AFTER_EQUALS = ['--trace-hostcalls'];
+
+/**
+ * `argv` with each bare option of VALUE_AFTER_EQUALS written `--option=`, so that commander
+ * does not take the next argument as its value: `--trace-hostcalls app.wasm` must not read the
+ * app as the trace file.
+ */
+export function valuesAfterEquals(argv: readonly string[]): string[] {
+  return argv.map((arg) => (VALUE_AFTER_EQUALS.includes(arg) ? `${arg}=` : arg));
+}
 
 /**
  * `--trace-hostcalls[=FILE]`: each request's hostcall trace as a JSON line, into FILE (made
