@@ -6,6 +6,7 @@ import { cacheInterface } from '../src/host/interfaces/cache.js';
 import { purgeInterface } from '../src/host/interfaces/purge.js';
 import { dispose, type Pollable } from '../src/host/pollable.js';
 import type { Notice, SyncCall, SyncReply } from '../src/host/protocol.js';
+import { RequestHost } from '../src/server/request-host.js';
 import { Session } from '../src/host/session.js';
 import { cacheService } from '../src/server/services/cache.js';
 import { ServiceError, type BodySink } from '../src/server/services/index.js';
@@ -60,7 +61,7 @@ function harness() {
       },
     } as unknown as MainChannel;
     const s = new Session(channel, emptyHostConfig(), undefined);
-    return { api: cacheInterface(s), purge: purgeInterface(s), end: () => module.endRequest!(requestId) };
+    return { api: cacheInterface(s), purge: purgeInterface(s), end: () => module.endRequest!(requestId), session: s };
   };
   return { module, session, sources, calls: () => calls };
 }
@@ -129,14 +130,29 @@ describe('cache interface (worker side) on the main-side module', () => {
     for (let i = 0; i < 5000; i++) {
       const pollable: Pollable = i % 3 === 0 ? entry.subscribe() : i % 3 === 1 ? replace.subscribe() : (entry.step() ?? entry.subscribe());
       expect(pollable.isReady()).toBe(false);
+      expect(second.session.subscriptions.held).toBe(1);
+      (pollable as unknown as Record<symbol, () => void>)[dispose]?.();
+      // A second drop (jco's finalizer after an explicit one) counts once.
       (pollable as unknown as Record<symbol, () => void>)[dispose]?.();
     }
+    expect(second.session.subscriptions.held).toBe(0);
     expect({ handles: h.module.liveHandles(), ...h.module.store.stats() }).toEqual(before);
+    // What a run reports when the guest ends holding one (see runner.ts): the count of those kept.
+    entry.subscribe();
+    replace.step();
+    expect(second.session.subscriptions.held).toBe(2);
     first.end();
     second.end();
     expect(h.module.liveHandles()).toBe(0);
     expect(h.module.store.stats()).toEqual({ keys: 0, objects: 0, transactions: 0, waiting: 0, readers: 0 });
     void holder;
+  });
+
+  it('a run that ends holding such pollables is reported in the server log', () => {
+    const errors: string[] = [];
+    const host = new RequestHost('r1', undefined, () => {}, { info() {}, error: (line) => void errors.push(line), guestOutput() {}, endpoint() {} });
+    host.handle({ kind: 'finished', outcome: 'ok', undroppedPollables: 2 });
+    expect(errors).toEqual(['r1: the guest ended holding 2 cache-entry pollable(s) it never dropped (subscribe / step)']);
   });
 
   it('replace entries report the object they replace; replace-insert consumes the handle', async () => {

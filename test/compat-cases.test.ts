@@ -97,6 +97,12 @@ describe.each(runs)('%s: cases %s', { timeout: 30_000 }, (target: AdapterTarget,
     // A known failure must still fail: when it passes, the bug is fixed and the key goes.
     else it.fails(`${raw.name}: ${raw.description} [known failure: ${raw.knownFailure}]`, run, LOG_WAIT_MS + 5000);
   }
+
+  // The host reports, at the end of each request, the pollables the guest made and never dropped
+  // (src/host/pollable.ts, `Subscription`): the adapter must drop every one it makes in select / is_ready.
+  it('no request ended holding a pollable the adapter made', () => {
+    expect(serve.stderr.filter((line) => line.includes('never dropped'))).toEqual([]);
+  });
 });
 
 // Runs after every group (a file's tests run in order), when every server has stopped.

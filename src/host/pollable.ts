@@ -35,6 +35,45 @@ export class Pollable {
   }
 }
 
+/** How many `Subscription`s a session has made that the guest has not dropped yet. */
+export class Subscriptions {
+  held = 0;
+}
+
+/**
+ * A pollable the host makes only to be waited on and dropped: `subscribe` and `step` of cache
+ * entries, replace entries and HTTP-cache entries, which the adapter calls inside `select` /
+ * `is_ready` for tagged handles. The session counts those not dropped yet, and a run that ends
+ * with any is reported: the adapter must drop every pollable it makes (one leaked per `select`
+ * would grow without bound in a reused sandbox).
+ */
+export class Subscription extends Pollable {
+  private dropped = false;
+
+  constructor(
+    private readonly source: { readiness(): Readiness },
+    private readonly line: Waiter,
+    private readonly count: Subscriptions,
+  ) {
+    super();
+    count.held++;
+  }
+
+  override readiness(): Readiness {
+    return this.source.readiness();
+  }
+
+  protected override waiter(): Waiter {
+    return this.line;
+  }
+
+  [dispose](): void {
+    if (this.dropped) return;
+    this.dropped = true;
+    this.count.held--;
+  }
+}
+
 export interface Waiter {
   /** Index of the first ready item, or null when `timeoutMs` passed first (null = no timeout). */
   wait(items: Waitable[], timeoutMs: number | null): number | null;

@@ -145,7 +145,8 @@ export type Notice =
 export type WorkerToMain =
   | ({ kind: 'call' } & SyncCall)
   | ({ kind: 'notice' } & Notice)
-  | { kind: 'finished'; outcome: 'ok' | 'guest-error' | 'trap'; message?: string; exitCode?: number };
+  /** `undroppedPollables`: cache-entry pollables (`subscribe` / `step`) the guest still held at the end (see `Subscription`). */
+  | { kind: 'finished'; outcome: 'ok' | 'guest-error' | 'trap'; message?: string; exitCode?: number; undroppedPollables?: number };
 
 /** Serve one downstream request, or (for `witshim run`) run the guest once as a command. */
 export type RunMessage =

@@ -88,7 +88,7 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
       options.args = message.kind === 'command' ? message.args : [];
       options.lines = message.kind === 'run';
     };
-    return { instance, wasi, bind };
+    return { instance, wasi, bind, session };
   }
 
   let prepared: ReturnType<typeof instantiateFresh> | undefined;
@@ -103,11 +103,22 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
     }
   }
 
+  /** The run's outcome, with what its guest left held that it should have dropped. */
   function run(message: RunMessage): Finished {
+    const finished = runGuest(message);
+    const held = current?.subscriptions.held ?? 0;
+    return held ? { ...finished, undroppedPollables: held } : finished;
+  }
+
+  let current: Session | undefined;
+
+  function runGuest(message: RunMessage): Finished {
     let finish: (() => void) | undefined;
+    current = undefined;
     try {
       const fresh = prepared ?? instantiateFresh();
       prepared = undefined;
+      current = fresh.session;
       fresh.bind(message);
       const { instance, wasi } = fresh;
       finish = () => wasi.finish();

@@ -1,6 +1,6 @@
 import type { MainChannel } from './channel.js';
 import type { BackendSpec, HostConfig } from './config.js';
-import type { Pollable, Waiter } from './pollable.js';
+import { Subscriptions, type Pollable, type Waiter } from './pollable.js';
 import { HostError } from './errors.js';
 import type { DownstreamRequest, Waitable } from './protocol.js';
 import type { ServiceArgs, ServiceMethodName, ServiceResult } from './services/protocol.js';
@@ -21,6 +21,8 @@ export class Session implements Waiter {
   startedAt = process.hrtime.bigint();
   private blockedAtStart = 0n;
   private nextPending = 1;
+  /** Cache-entry pollables made for `select` / `is_ready` and not dropped yet (see `Subscription`). */
+  readonly subscriptions = new Subscriptions();
   /** Bytes of linear memory of the guest's core instances, filled in at instantiation. */
   memories: WebAssembly.Memory[] = [];
 

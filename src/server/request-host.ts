@@ -457,6 +457,8 @@ export class RequestHost {
     for (const source of this.sources.values()) source.destroy();
     this.sources.clear();
     if (message.outcome === 'trap') this.logger.error(`${this.id}: guest trapped: ${message.message ?? 'unknown error'}`);
+    // Only an adapter (or a component) that forgot a drop leaves these; each is a host object kept alive.
+    if (message.undroppedPollables) this.logger.error(`${this.id}: the guest ended holding ${message.undroppedPollables} cache-entry pollable(s) it never dropped (subscribe / step)`);
     if (message.outcome === 'guest-error' && this.respondTo) this.logger.error(`${this.id}: guest ${message.message ?? 'returned an error from its handler'}`);
     const res = this.respondTo;
     if (res && this.status === undefined && !this.forwarding) {

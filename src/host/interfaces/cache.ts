@@ -8,7 +8,7 @@
 import { Body } from '../body.js';
 import { fail, fitBytes } from '../errors.js';
 import type { Request } from '../messages.js';
-import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
+import { dispose, Pollable, Subscription, type Readiness, type Waiter } from '../pollable.js';
 import type { HeaderList } from '../protocol.js';
 import { bodyRange, cacheWaitKey, sliceRange, type CacheWriteOptions, type EntryView, type LookupState, type ReplaceStrategyName } from '../services/cache.js';
 import type { Session } from '../session.js';
@@ -269,10 +269,10 @@ export function cacheInterface(session: Session) {
       return this.core.object()?.hits;
     }
     step(): Pollable | undefined {
-      return this.core.stepReady() ? undefined : new EntryPollable(this.core);
+      return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, session.subscriptions);
     }
     subscribe(): Pollable {
-      return new EntryPollable(this.core);
+      return new Subscription(this.core, this.core, session.subscriptions);
     }
     [dispose](): void {
       this.core.close();
@@ -323,10 +323,10 @@ export function cacheInterface(session: Session) {
       return object === undefined ? undefined : fitBytes(object.userMetadata, maxLen);
     }
     step(): Pollable | undefined {
-      return this.core.stepReady() ? undefined : new EntryPollable(this.core);
+      return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, session.subscriptions);
     }
     subscribe(): Pollable {
-      return new EntryPollable(this.core);
+      return new Subscription(this.core, this.core, session.subscriptions);
     }
     [dispose](): void {
       this.core.close();

@@ -17,7 +17,7 @@ import {
   type WriteSuggestion,
 } from '../http-cache-rules.js';
 import { Request, Response } from '../messages.js';
-import { dispose, Pollable, type Readiness, type Waiter } from '../pollable.js';
+import { dispose, Pollable, Subscription, type Readiness } from '../pollable.js';
 import type { HeaderList } from '../protocol.js';
 import type { HttpCacheOutcome, HttpCacheWrite } from '../services/http-cache.js';
 import type { Session } from '../session.js';
@@ -106,17 +106,6 @@ class ExtraLookupOptions {}
 class ExtraWriteOptions {}
 
 /** Ready once the entry no longer waits behind another request's transaction. */
-class EntryReady extends Pollable {
-  constructor(private readonly entry: { readiness(): Readiness; session: Session }) {
-    super();
-  }
-  override readiness(): Readiness {
-    return this.entry.readiness();
-  }
-  protected override waiter(): Waiter {
-    return this.entry.session;
-  }
-}
 
 /** One per session: `Entry` is a class of its own, so jco checks handles against this instance's entries. */
 export function httpCache(session: Session): HostInterface<'fastly:compute/http-cache'> {
@@ -309,12 +298,17 @@ export function httpCache(session: Session): HostInterface<'fastly:compute/http-
 
     /** A pollable ready once the entry can be used. */
     subscribe(): Pollable {
-      return new EntryReady(this);
+      return new Subscription(this, session, session.subscriptions);
     }
 
     /** The next thing the entry waits on, or none once it is ready. */
     step(): Pollable | undefined {
-      return this.readiness() === true ? undefined : new EntryReady(this);
+      // Ready as soon as the main thread could give the outcome, not only once it was fetched:
+      // a step that kept answering an already-ready pollable would have the published adapter's
+      // `select` step it forever.
+      const readiness = this.readiness();
+      if (readiness === true || (readiness !== false && session.wait([readiness], 0) !== null)) return undefined;
+      return new Subscription(this, session, session.subscriptions);
     }
 
     close(): void {
