@@ -49,8 +49,8 @@ async function traced(app: string, paths: string[]): Promise<{ traces: HostcallT
 describe('the traced adapter', () => {
   it('wraps every one of the 251 hostcall exports, and the untraced one imports no trace', async () => {
     const [plain, withTrace] = await Promise.all([buildAdapter('command', 'subscribe'), buildAdapter('command', 'subscribe', true)]);
-    expect(plain.wat).not.toContain('adapter-trace');
-    expect(withTrace.wat).toContain('(import "fastly:adapter/adapter-trace" "hostcall"');
+    expect(plain.wat).not.toContain('witshim:adapter/trace');
+    expect(withTrace.wat).toContain('(import "witshim:adapter/trace" "hostcall"');
     const names = hostcallNames(abi);
     expect(names).toHaveLength(251);
     for (const [id, name] of names.entries()) {

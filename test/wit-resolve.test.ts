@@ -141,7 +141,7 @@ describe('WIT resolver', () => {
 
   it('loads the repository wit/ by default, with wasi from jco', () => {
     const r = loadWit();
-    expect(r.main.sort()).toEqual(['fastly:adapter', 'fastly:compute@0.1.0']);
+    expect(r.main.sort()).toEqual(['fastly:adapter', 'fastly:compute@0.1.0', 'witshim:adapter']);
     const { imports, exports } = worldItems(r, 'fastly:adapter/adapter-service');
     const imported = names(imports);
     // Imported only because other imports use their types:

@@ -20,7 +20,7 @@ export interface AdaptOptions {
   target?: AdapterTarget;
   /**
    * Build the adapter with the hostcall trace: every hostcall then reports its status through
-   * `fastly:adapter/adapter-trace`, which `witshim serve --trace-hostcalls` records.
+   * `witshim:adapter/trace`, which `witshim serve --trace-hostcalls` records.
    */
   trace?: boolean;
   /** Told how long wit-component's encoding took, in ms (the benchmark's breakdown of start-up). */

@@ -11,10 +11,10 @@ import { inputsHash } from './inputs.js';
 import { witViewFor } from './wit-bind.js';
 
 export { ADAPTER_MODULE, inputsHash } from './inputs.js';
-/** The world each variant's adapter is embedded with; the traced ones add `adapter-trace`. */
+/** The world each variant's adapter is embedded with; the traced ones (wit/witshim.wit) add the trace. */
 function worldOf(variant: AdapterVariant, trace: boolean): string {
-  const world = variant === 'command' ? 'fastly:adapter/adapter-service' : 'fastly:adapter/adapter-service-imports';
-  return trace ? `${world}-traced` : world;
+  const world = variant === 'command' ? 'adapter-service' : 'adapter-service-imports';
+  return trace ? `witshim:adapter/${world}-traced` : `fastly:adapter/${world}`;
 }
 const BUILD_DIR = join(projectRoot, 'adapter', 'build');
 

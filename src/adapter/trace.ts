@@ -1,7 +1,7 @@
 /**
  * The hostcall trace (`witshim serve --trace-hostcalls`). An adapter built with tracing wraps
  * every hostcall export: the generated body becomes an internal function, and the export calls
- * it, then `fastly:adapter/adapter-trace.hostcall(id, status)`, then returns the status. Nothing
+ * it, then `witshim:adapter/trace.hostcall(id, status)`, then returns the status. Nothing
  * is written per hostcall: the wrappers come from the WITX signatures. An adapter built without
  * tracing is the same module without the wrappers and without the import, so tracing off costs
  * nothing at all.
@@ -13,7 +13,7 @@ import { hostcallShape } from './shape.js';
 import { Status, type StatusName } from './status.js';
 
 /** The WIT function the wrappers call. */
-const TRACE_HOOK = 'adapter:adapter-trace/hostcall';
+const TRACE_HOOK = 'witshim:trace/hostcall';
 
 /**
  * Every WITX hostcall as `module#name`, in the ABI's order: a hostcall's trace id is its index.

@@ -32,6 +32,8 @@ export function witViewFor(resolve: WitResolve): WitView {
 
 function interfaceId(iface: string): string {
   if (iface.startsWith('adapter:')) return `fastly:adapter/${iface.slice('adapter:'.length)}`;
+  // witshim's own interfaces (wit/witshim.wit), which no Fastly host has.
+  if (iface.startsWith('witshim:')) return `witshim:adapter/${iface.slice('witshim:'.length)}`;
   return `${COMPUTE}/${iface}@${VERSION}`;
 }
 

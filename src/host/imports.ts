@@ -1,5 +1,5 @@
 import { adapterHttpReq } from './interfaces/adapter-http-req.js';
-import { adapterTrace } from './interfaces/adapter-trace.js';
+import { adapterTrace } from './interfaces/trace.js';
 import { asyncIo } from './interfaces/async-io.js';
 import { backendInterface } from './interfaces/backend.js';
 import { cacheInterface } from './interfaces/cache.js';
@@ -23,7 +23,7 @@ import type { Session } from './session.js';
 import type { Wasi } from './wasi.js';
 
 /** Every Fastly interface the WIT declares: the compiler insists each has a module. */
-type Served = Extract<InterfaceName, `fastly:${string}`>;
+type Served = Extract<InterfaceName, `fastly:${string}` | `witshim:${string}`>;
 
 /** One module per `fastly:compute` interface; the key is the name jco's bindings look up. */
 const served: { [K in Served]: (session: Session) => HostImports[K] } = {
@@ -53,7 +53,7 @@ const served: { [K in Served]: (session: Session) => HostImports[K] } = {
   'fastly:compute/types': () => ({}),
   'fastly:compute/http-types': () => ({}),
   'fastly:adapter/adapter-http-req': adapterHttpReq,
-  'fastly:adapter/adapter-trace': adapterTrace,
+  'witshim:adapter/trace': adapterTrace,
 };
 
 const servedEntries = Object.entries(served);

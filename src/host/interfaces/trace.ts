@@ -2,7 +2,7 @@ import type { HostInterface } from '../host-types.js';
 import type { Session } from '../session.js';
 
 /**
- * `fastly:adapter/adapter-trace`: an adapter built with the hostcall trace reports each legacy
+ * `witshim:adapter/trace` (wit/witshim.wit): an adapter built with the hostcall trace reports each legacy
  * hostcall here as it returns. The report goes to the main thread in order with the request's
  * other notices; the server numbers nothing itself (ids are the adapter's, see
  * src/server/hostcall-trace.ts). Untraced adapters never call it.
@@ -14,4 +14,4 @@ export function adapterTrace(session: Session) {
 }
 
 // Checked against the WIT (see ../host-types.ts).
-adapterTrace satisfies (session: Session) => HostInterface<'fastly:adapter/adapter-trace'>;
+adapterTrace satisfies (session: Session) => HostInterface<'witshim:adapter/trace'>;
