@@ -6,7 +6,8 @@ import { adapt, AdaptError } from '../src/adapt/index.js';
 import { adapterModule } from '../src/adapter/build.js';
 import { HTTP_INCOMING_EXPORT } from '../src/adapter/generate.js';
 import { readModuleInterface } from '../src/wasm/imports.js';
-import { coreSignature, loadWitxDir, lowerFunction } from '../src/witx/index.js';
+import { coreSignature, hostcallNames, loadWitxDir, lowerFunction } from '../src/witx/index.js';
+import { knownHostcalls } from '../src/adapt/fold.js';
 import { buildJsApp } from './support/js-app.js';
 
 const abi = loadWitxDir(join(import.meta.dirname, '..', 'witx'));
@@ -28,6 +29,14 @@ function sectionIds(bytes: Uint8Array): number[] {
   }
   return ids;
 }
+
+describe('the hostcall names imports are sorted by', () => {
+  it('are the WITX hostcalls, as kept in adapter/build/ under a hash of witx/', () => {
+    const names = hostcallNames(loadWitxDir(join(import.meta.dirname, '..', 'witx')));
+    expect(names).toHaveLength(251);
+    expect(knownHostcalls()).toEqual(new Set(names));
+  });
+});
 
 describe('the adapter module', async () => {
   const adapter = await adapterModule('command');

@@ -1,5 +1,4 @@
 import type { WasmImport } from '../wasm/imports.js';
-import type { WitxAbi } from '../witx/index.js';
 
 export const WASI_PREVIEW1 = 'wasi_snapshot_preview1';
 /** Import modules that legacy toolchains used for hostcalls besides `fastly_*`. */
@@ -16,7 +15,7 @@ export type ImportClass =
  * Sorts a legacy module's imports: `fastly_<m>::<f>` hostcalls of the WITX ABI, WASI preview1,
  * and everything else. Old toolchains named hostcalls `<m>#<f>` under `fastly`/`env`/`xqd`.
  */
-export function classifyImport(abi: WitxAbi, imp: WasmImport): ImportClass {
+export function classifyImport(known: ReadonlySet<string>, imp: WasmImport): ImportClass {
   if (imp.module === WASI_PREVIEW1) return { kind: 'wasi' };
   if (imp.kind !== 'function') return { kind: 'other' };
   const hostcall = imp.module.startsWith('fastly_')
@@ -25,9 +24,7 @@ export function classifyImport(abi: WitxAbi, imp: WasmImport): ImportClass {
       ? imp.name
       : undefined;
   if (!hostcall) return { kind: 'unknown' };
-  const [module, name] = hostcall.split('#');
-  const known = abi.modules.some((m) => m.name === module && m.functions.some((f) => f.name === name));
-  return known ? { kind: 'hostcall', hostcall } : { kind: 'unknown' };
+  return known.has(hostcall) ? { kind: 'hostcall', hostcall } : { kind: 'unknown' };
 }
 
 export function importLabel(imp: WasmImport): string {

@@ -6,7 +6,7 @@ import { readModuleInterface, WasmDecodeError, type WasmModuleInterface } from '
 import { DEFAULT_TARGET, type AdapterTarget } from '../adapter/target.js';
 import { appendCustomSection } from '../wasm/custom-sections.js';
 import { classifyImport, importLabel, WASI_PREVIEW1 } from './classify.js';
-import { foldImports, TRAP_MODULE, witxAbi } from './fold.js';
+import { foldImports, knownHostcalls, TRAP_MODULE } from './fold.js';
 import { trapStubs } from './trap-stubs.js';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -52,9 +52,9 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
   if (!iface.exports.some((e) => e.kind === 'memory' && e.name === 'memory')) {
     throw new AdaptError('the module exports no memory named "memory"; the adapter needs it');
   }
-  const abi = witxAbi();
+  const known = knownHostcalls();
   const unknown = iface.imports.filter((imp) => {
-    const c = classifyImport(abi, imp).kind;
+    const c = classifyImport(known, imp).kind;
     return c === 'unknown' || c === 'other';
   });
   if (unknown.length && options.unknownImports !== 'trap') {
@@ -64,7 +64,7 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
     throw new AdaptError(`non-function imports cannot be stubbed: ${unknown.filter((i) => i.kind !== 'function').map((imp) => printable(importLabel(imp))).join(', ')}`);
   }
 
-  const folded = foldImports(bytes, abi);
+  const folded = foldImports(bytes, known);
 
   const variant = iface.exports.some((e) => e.kind === 'function' && e.name === '_start') ? 'command' : 'library';
   const target = options.target ?? DEFAULT_TARGET;

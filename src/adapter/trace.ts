@@ -6,7 +6,7 @@
  * tracing is the same module without the wrappers and without the import, so tracing off costs
  * nothing at all.
  */
-import type { WitxAbi } from '../witx/index.js';
+import { hostcallNames, type WitxAbi } from '../witx/index.js';
 import type { ImportTable } from './import-table.js';
 import { MappingError } from './mapping.js';
 import { hostcallShape } from './shape.js';
@@ -16,13 +16,10 @@ import { Status, type StatusName } from './status.js';
 const TRACE_HOOK = 'witshim:trace/hostcall';
 
 /**
- * Every WITX hostcall as `module#name`, in the ABI's order: a hostcall's trace id is its index.
- * The ABI's order (files, then declarations) is fixed by `witx/`, which the adapter build's hash
- * covers; the server maps ids back with the same `witx/`.
+ * A hostcall's trace id is its index in `hostcallNames`: the ABI's order is fixed by `witx/`,
+ * which the adapter build's hash covers; the server maps ids back with the same `witx/`.
  */
-export function hostcallNames(abi: WitxAbi): string[] {
-  return abi.modules.flatMap((m) => m.functions.map((f) => `${m.name}#${f.name}`));
-}
+export { hostcallNames };
 
 const STATUS_NAMES = new Map<number, StatusName>(Object.entries(Status).map(([name, value]) => [value, name as StatusName]));
 

@@ -1,11 +1,9 @@
-import { join } from 'node:path';
 import { componentWit, metadataShow } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { inspectModule, TARGET_SECTION } from '../adapt/index.js';
 import { readCustomSection } from '../wasm/custom-sections.js';
 import { classifyImport, importLabel } from '../adapt/classify.js';
+import { knownHostcalls } from '../adapt/fold.js';
 import { wasmKind } from '../server/artifacts.js';
-import { projectRoot } from '../version.js';
-import { loadWitxDir } from '../witx/index.js';
 
 /** Hostcalls whose behaviour depends on the handle-type shim. */
 const SHIM_MODULES = new Set(['fastly_async_io', 'fastly_cache', 'fastly_http_cache']);
@@ -45,10 +43,10 @@ export async function inspect(bytes: Uint8Array): Promise<InspectReport> {
 
 function inspectLegacy(bytes: Uint8Array): ModuleReport {
   const iface = inspectModule(bytes);
-  const abi = loadWitxDir(join(projectRoot, 'witx'));
+  const known = knownHostcalls();
   const report: ModuleReport = { kind: 'module', hostcalls: {}, wasi: [], unknown: [], shim: [] };
   for (const imp of iface.imports) {
-    const c = classifyImport(abi, imp);
+    const c = classifyImport(known, imp);
     if (c.kind === 'hostcall') {
       const [module, name] = c.hostcall.split('#') as [string, string];
       (report.hostcalls[module] ??= []).push(name);

@@ -16,6 +16,7 @@ export { WitxError, WitxLoweringError } from './errors.js';
 export { parseWitx } from './parser.js';
 export { linkWitx } from './link.js';
 export { loadWitxDir } from './load.js';
+export { hostcallNames } from './hostcalls.js';
 export { findWitxFunction, lookupTypeDef, resolveType, typeName } from './resolve.js';
 export {
   coreSignature,
