@@ -34,6 +34,8 @@ let many: ServeProcess;
 let js: ServeProcess;
 /** Serves a copy of the C guest with --watch. */
 let watched: ServeProcess;
+/** One waiting sandbox, with tight per-request limits. */
+let limited: ServeProcess;
 let watchedApp: string;
 
 beforeAll(async () => {
@@ -45,11 +47,16 @@ beforeAll(async () => {
   single = await startServe(dist, cGuest, ['-C', toml, '--max-waiting-sandboxes', '1']);
   watchedApp = join(mkdtempSync(join(tmpdir(), 'witshim-reuse-')), 'reuse.wasm');
   copyFileSync(cGuest, watchedApp);
-  [many, js, watched] = await Promise.all([startServe(dist, cGuest, ['-C', toml]), startServe(dist, jsApp, ['-C', toml]), startServe(dist, watchedApp, ['-C', toml, '--watch'])]);
+  [many, js, watched, limited] = await Promise.all([
+    startServe(dist, cGuest, ['-C', toml]),
+    startServe(dist, jsApp, ['-C', toml]),
+    startServe(dist, watchedApp, ['-C', toml, '--watch']),
+    startServe(dist, cGuest, ['-C', toml, '--max-waiting-sandboxes', '1', '--time-limit', '1500', '--cpu-limit', '40']),
+  ]);
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all([single, many, js, watched].map((serve) => serve?.stop()));
+  await Promise.all([single, many, js, watched, limited].map((serve) => serve?.stop()));
   stopOrigin(origin);
 });
 
@@ -90,6 +97,26 @@ describe('reusable sandboxes: a C guest looping on next_request', { timeout: 30_
       expect(fn, `${imp.module}#${imp.name}`).toBeDefined();
       expect(imp.type, `${imp.module}#${imp.name}`).toEqual(coreSignature(lowerFunction(abi, fn!)));
     }
+  });
+
+  // Regression: the wall-clock and CPU limits ran over a sandbox's whole life, so a reused
+  // sandbox was killed after a few hundred requests (the CPU limit) or minutes (the wall clock),
+  // each request of it well within the limits.
+  it('the wall-clock and CPU limits are per request: a sandbox outlives them over many requests', async () => {
+    // 1.5 s of wall clock per request: eight requests 300 ms apart take longer than that.
+    const spaced: Answer[] = [];
+    for (let i = 0; i < 8; i++) {
+      spaced.push(await get(limited, '/count'));
+      await sleep(300);
+    }
+    // 40 ms of CPU per request: a hundred and fifty requests take more than that between them.
+    const rapid: Answer[] = [];
+    for (let i = 0; i < 150; i++) rapid.push(await get(limited, '/count'));
+    const answers = [...spaced, ...rapid];
+    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(new Set(answers.map((a) => a.sandbox)).size).toBe(1);
+    expect(answers.at(-1)!.served - answers[0]!.served).toBe(answers.length - 1);
+    expect(limited.stderr.filter((line) => line.includes('killed'))).toEqual([]);
   });
 
   it('state in guest memory survives between the requests of one sandbox; the access log names the sandbox', async () => {

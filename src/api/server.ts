@@ -43,7 +43,7 @@ export interface ServerOptions extends ConfigOptions {
    */
   sandboxLimits?: Partial<SandboxLimits>;
   /**
-   * Per-run limits of a guest (wall-clock ms, CPU ms, linear memory bytes); a guest past one is
+   * Per-request limits of a guest (wall-clock ms, CPU ms; linear memory bytes per instance); a guest past one is
    * killed and its worker replaced. Default: the platform's, see `src/server/limits.ts`.
    */
   limits?: Partial<GuestLimits>;

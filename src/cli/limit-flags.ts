@@ -22,8 +22,8 @@ const shown = (value: number, unit = '') => (Number.isFinite(value) ? `${value}$
 
 export function addLimitOptions(command: Command, defaults: GuestLimits = PLATFORM_GUEST_LIMITS): Command {
   return command
-    .option('--cpu-limit <ms>', `CPU time the guest may use per run before it is killed (platform: 50; default ${shown(defaults.cpuMs)}, see README)`)
-    .option('--time-limit <ms>', `wall-clock time the guest may run per run before it is killed (platform: 120000; default ${shown(defaults.wallMs)})`)
+    .option('--cpu-limit <ms>', `CPU time the guest may use per request before it is killed (platform: 50; default ${shown(defaults.cpuMs)}, see README)`)
+    .option('--time-limit <ms>', `wall-clock time the guest may run per request before it is killed (platform: 120000; default ${shown(defaults.wallMs)})`)
     .option('--memory-limit <MiB>', `linear memory each guest instance may grow to (default ${defaults.memoryBytes / MIB}, the platform's heap)`);
 }
 

@@ -176,9 +176,9 @@ export function isInformational(status: number): boolean {
 export const SIGNAL_SLOTS = {
   /** Flipped by the main thread when an answer is on the reply port. */
   flag: 0,
-  /** Counts runs the worker has begun, so the main thread knows which run `runCpuMs` belongs to. */
+  /** Counts requests the worker has begun (runs, and further requests of a reused sandbox), so the main thread knows which one `runCpuMs` belongs to. */
   runs: 1,
-  /** The worker thread's CPU time (ms) when its current run began. */
+  /** The worker thread's CPU time (ms) when its current request began. */
   runCpuMs: 2,
   length: 3,
 } as const;

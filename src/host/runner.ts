@@ -30,6 +30,8 @@ export interface RunnerOptions {
   coreModules: Record<string, WebAssembly.Module>;
   config: HostConfig;
   channel: MainChannel;
+  /** Called as a reusable sandbox takes a further request: the worker restarts its per-request CPU clock. */
+  onRebind?: () => void;
 }
 
 function exportOf(instance: GuestExports, prefix: string) {
@@ -49,7 +51,7 @@ export interface Runner {
   prepare(): void;
 }
 
-export function createRunner({ instantiate, coreModules, config, channel }: RunnerOptions): Runner {
+export function createRunner({ instantiate, coreModules, config, channel, onRebind }: RunnerOptions): Runner {
   const getCoreModule = (name: string) => {
     const module = coreModules[name];
     if (!module) throw new Error(`transpiled guest asks for unknown core module ${name}`);
@@ -79,6 +81,7 @@ export function createRunner({ instantiate, coreModules, config, channel }: Runn
     });
     // A reusable sandbox's further requests (`await-request`) bind to the same instance.
     session.rebind = (request, env) => {
+      onRebind?.();
       session.begin(request);
       options.env = env;
     };

@@ -13,18 +13,20 @@ const init = workerData as WorkerInit;
 const glue = await loadGlue(init);
 const { instantiate } = glue;
 const channel = new MainChannel(init.calls, init.replies, init.signal);
-const runner = createRunner({ instantiate, coreModules: init.coreModules, config: init.config, channel });
 const slots = new Int32Array(init.signal);
 const threadId = currentThreadId();
+/** The main thread holds each request to its CPU budget from this clock reading (Linux only). */
+const beginRequest = () => {
+  if (threadId === undefined) return;
+  Atomics.store(slots, SIGNAL_SLOTS.runCpuMs, threadCpuMs('/proc/thread-self/stat') ?? 0);
+  Atomics.add(slots, SIGNAL_SLOTS.runs, 1);
+};
+const runner = createRunner({ instantiate, coreModules: init.coreModules, config: init.config, channel, onRebind: beginRequest });
 
 // The next request's instance is made while the worker waits for it (still one per request).
 const prepareSoon = () => setImmediate(() => runner.prepare());
 parentPort!.on('message', (message: RunMessage) => {
-  // The main thread holds the run to its CPU budget from this clock reading (Linux only).
-  if (threadId !== undefined) {
-    Atomics.store(slots, SIGNAL_SLOTS.runCpuMs, threadCpuMs('/proc/thread-self/stat') ?? 0);
-    Atomics.add(slots, SIGNAL_SLOTS.runs, 1);
-  }
+  beginRequest();
   channel.post(runner.run(message));
   prepareSoon();
 });

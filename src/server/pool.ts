@@ -120,22 +120,35 @@ export class GuestWorker {
     return this.current?.host;
   }
 
-  /** A reusable sandbox goes on to a further request: its messages go to that request's host. */
+  /**
+   * A reusable sandbox goes on to a further request: its messages go to that request's host, and
+   * the limits start afresh, as they are per request (the worker reads its CPU clock again when
+   * it takes the request). Counted over the sandbox's life, they killed a busy sandbox after a
+   * few hundred requests, and an idle one waiting for its next.
+   */
   rebind(host: RequestHost): void {
-    if (this.current) this.current.host = host;
+    const current = this.current;
+    if (!current) return;
+    current.host = host;
+    current.timers.forEach(clearTimeout);
+    current.timers = this.limitTimers(++this.runs);
   }
 
   run(message: RunMessage, host: RequestHost, transfer: ArrayBuffer[] = []): Promise<Finished> {
     return new Promise((resolve) => {
-      const run = ++this.runs;
-      const { wallMs, cpuMs } = this.limits;
-      // setTimeout takes anything past 2^31-1 ms (Infinity: no limit) as 1 ms.
-      const timers = Number.isFinite(wallMs) ? [setTimeout(() => this.kill(`ran past the wall-clock limit of ${wallMs} ms`), wallMs)] : [];
-      if (this.threadId !== undefined && Number.isFinite(cpuMs)) timers.push(setTimeout(() => this.checkCpu(run), cpuMs));
-      this.current = { host, done: resolve, timers };
+      this.current = { host, done: resolve, timers: this.limitTimers(++this.runs) };
       this.blocked = false;
       this.worker.postMessage(message, transfer);
     });
+  }
+
+  /** The wall-clock and CPU limits of `run` (a request), counted from now. */
+  private limitTimers(run: number): NodeJS.Timeout[] {
+    const { wallMs, cpuMs } = this.limits;
+    // setTimeout takes anything past 2^31-1 ms (Infinity: no limit) as 1 ms.
+    const timers = Number.isFinite(wallMs) ? [setTimeout(() => this.kill(`ran past the wall-clock limit of ${wallMs} ms`), wallMs)] : [];
+    if (this.threadId !== undefined && Number.isFinite(cpuMs)) timers.push(setTimeout(() => this.checkCpu(run), cpuMs));
+    return timers;
   }
 
   reply(message: SyncReply | SandboxReply): void {

@@ -50,7 +50,7 @@ export interface DevServerOptions {
   sandboxLimits?: Partial<SandboxLimits>;
   /** Started, idle workers kept ahead of demand (default: one per core). */
   spareWorkers?: number;
-  /** Per-run wall-clock, CPU and memory limits (default: the platform's, see `limits.ts`). */
+  /** Per-request wall-clock and CPU limits, and the memory limit (default: the platform's, see `limits.ts`). */
   limits?: GuestLimits;
   /** Header, URL and body sizes refused before the guest runs (default: the platform's, see `limits.ts`). */
   requestLimits?: RequestLimits;
