@@ -113,6 +113,7 @@ describe('coverage of the ABI', () => {
     if (!allCases) return;
     const floor = readFloor();
     expect(coverage.hostcalls.covered, `hostcalls covered fell below the floor in ${'test/compat/coverage-floor.json'}`).toBeGreaterThanOrEqual(floor.hostcalls);
+    expect(coverage.successPaths.covered, 'success paths covered fell below the floor').toBeGreaterThanOrEqual(floor.successPaths);
     expect(coverage.errorPaths.covered, 'error paths covered fell below the floor').toBeGreaterThanOrEqual(floor.errorPaths);
   });
 });

@@ -8,7 +8,8 @@ import type { HostcallTrace } from '../../src/server/hostcall-trace.js';
  * (`witshim serve --trace-hostcalls=FILE`), and the traces are counted here against the ABI.
  *
  * - A hostcall is covered when a guest called it through the adapter into a host, whatever the
- *   answer (the three the adapter answers `unsupported` for count when called).
+ *   answer (the three the adapter answers `unsupported` for count when called). Its success path
+ *   is covered when some call of it answered `ok`.
  * - An error path is a (hostcall, status) pair among the statuses a guest can provoke in the
  *   adapter itself — bad handle `badf`, short buffer `buflen`, absent value `none`, invalid
  *   argument `inval` — as the generator records them per hostcall (`abi --mapping`'s
@@ -22,11 +23,14 @@ export const floorFile = join(import.meta.dirname, 'coverage-floor.json');
 
 export interface CoverageFloor {
   hostcalls: number;
+  successPaths: number;
   errorPaths: number;
 }
 
 export interface Coverage {
   hostcalls: { covered: number; total: number; missing: string[] };
+  /** Hostcalls some call of which answered `ok`, of those the adapter does not answer `unsupported` outright. */
+  successPaths: { covered: number; total: number; missing: string[] };
   errorPaths: { covered: number; total: number; missing: string[] };
 }
 
@@ -48,18 +52,23 @@ export function measure(traces: readonly HostcallTrace[], rows: readonly Mapping
     }
   }
   const paths = rows.flatMap((row) => row.errorPaths.map((status) => `${row.hostcall} ${status}`));
+  const answering = rows.filter((r) => !r.unsupported).map((r) => r.hostcall);
+  const succeeded = answering.filter((h) => answered.has(`${h} ok`));
   return {
     hostcalls: { covered: rows.filter((r) => seen.has(r.hostcall)).length, total: rows.length, missing: rows.map((r) => r.hostcall).filter((h) => !seen.has(h)) },
+    successPaths: { covered: succeeded.length, total: answering.length, missing: answering.filter((h) => !answered.has(`${h} ok`)) },
     errorPaths: { covered: paths.filter((p) => answered.has(p)).length, total: paths.length, missing: paths.filter((p) => !answered.has(p)) },
   };
 }
 
 /** The report the suite prints. */
 export function report(label: string, coverage: Coverage): string {
-  const { hostcalls, errorPaths } = coverage;
+  const { hostcalls, successPaths, errorPaths } = coverage;
   return [
     `${label}: hostcalls covered: ${hostcalls.covered}/${hostcalls.total}`,
     ...(hostcalls.missing.length ? [`  missing: ${hostcalls.missing.join(' ')}`] : []),
+    `${label}: success paths covered: ${successPaths.covered}/${successPaths.total}`,
+    ...(successPaths.missing.length ? [`  never answered ok: ${successPaths.missing.join(' ')}`] : []),
     `${label}: error paths covered: ${errorPaths.covered}/${errorPaths.total}`,
     ...(errorPaths.missing.length ? [`  not provoked yet, by status: ${byStatus(errorPaths.missing)}`] : []),
   ].join('\n');
