@@ -10,6 +10,14 @@ export const dispose: unique symbol = ((Symbol as unknown as { dispose?: symbol 
 export type Readiness = boolean | Waitable;
 
 /**
+ * Whether `readiness` holds now, without blocking: settled locally, or remote and the main
+ * thread says so to a zero-timeout wait (`waiter` is asked for only then).
+ */
+export function readyNow(readiness: Readiness, waiter: () => Waiter): boolean {
+  return typeof readiness === 'boolean' ? readiness : waiter().wait([readiness], 0) !== null;
+}
+
+/**
  * `async-io.pollable`: the one resource type behind bodies, pending responses and the other
  * asynchronous handles of the ABI (`use async-io.{pollable as body}` aliases it).
  */
@@ -24,10 +32,9 @@ export class Pollable {
     throw new Error('this pollable has no line to the main thread');
   }
 
-  /** `is-ready`: never blocks; remote readiness is a zero-timeout wait on the main thread. */
+  /** `is-ready`: never blocks (see `readyNow`). */
   isReady(): boolean {
-    const readiness = this.readiness();
-    return typeof readiness === 'boolean' ? readiness : this.waiter().wait([readiness], 0) !== null;
+    return readyNow(this.readiness(), () => this.waiter());
   }
 
   static newReady(): Pollable {

@@ -8,7 +8,7 @@
 import { Body } from '../body.js';
 import { fail, fitBytes } from '../errors.js';
 import type { Request } from '../messages.js';
-import { dispose, Pollable, Subscription, type Readiness, type Waiter } from '../pollable.js';
+import { dispose, Pollable, readyNow, Subscription, type Readiness, type Waiter } from '../pollable.js';
 import type { HeaderList } from '../protocol.js';
 import { bodyRange, cacheWaitKey, sliceRange, type CacheWriteOptions, type EntryView, type LookupState, type ReplaceStrategyName } from '../services/cache.js';
 import type { Session } from '../session.js';
@@ -95,7 +95,7 @@ class EntryCore implements Waiter {
   stepReady(): boolean {
     const readiness = this.readiness();
     if (readiness === true) return true;
-    this.knownReady = this.wait([readiness as never], 0) !== null;
+    this.knownReady = readyNow(readiness, () => this);
     return this.knownReady;
   }
 

@@ -17,7 +17,7 @@ import {
   type WriteSuggestion,
 } from '../http-cache-rules.js';
 import { Request, Response } from '../messages.js';
-import { dispose, Pollable, Subscription, type Readiness } from '../pollable.js';
+import { dispose, Pollable, readyNow, Subscription, type Readiness } from '../pollable.js';
 import type { HeaderList } from '../protocol.js';
 import type { HttpCacheOutcome, HttpCacheWrite } from '../services/http-cache.js';
 import type { Session } from '../session.js';
@@ -306,9 +306,7 @@ export function httpCache(session: Session): HostInterface<'fastly:compute/http-
       // Ready as soon as the main thread could give the outcome, not only once it was fetched:
       // a step that kept answering an already-ready pollable would have the published adapter's
       // `select` step it forever.
-      const readiness = this.readiness();
-      if (readiness === true || (readiness !== false && session.wait([readiness], 0) !== null)) return undefined;
-      return new Subscription(this, session, session.subscriptions);
+      return readyNow(this.readiness(), () => session) ? undefined : new Subscription(this, session, session.subscriptions);
     }
 
     close(): void {
