@@ -12,6 +12,9 @@ import { MappingError } from './mapping.js';
 import { hostcallShape } from './shape.js';
 import { Status, type StatusName } from './status.js';
 
+/** A function's export header as the generator writes it (wat.ts, async-io.ts). */
+const EXPORT_HEADER = /\(func \(export "([^"]+)"\)/g;
+
 /** The WIT function the wrappers call. */
 const TRACE_HOOK = 'witshim:trace/hostcall';
 
@@ -37,16 +40,19 @@ export function traceWrappers(abi: WitxAbi, imports: ImportTable, funcs: string[
   const hook = imports.id(TRACE_HOOK);
   const renamed = [...funcs];
   const wrappers: string[] = [];
-  const names = hostcallNames(abi);
-  abi.modules.forEach((module) =>
-    module.functions.forEach((fn) => {
-      const id = names.indexOf(`${module.name}#${fn.name}`);
+  // Which text exports each name: counted once, so that a name exported twice is refused.
+  const exporters = new Map<string, number[]>();
+  renamed.forEach((text, i) => {
+    for (const [, name] of text.matchAll(EXPORT_HEADER)) exporters.set(name!, [...(exporters.get(name!) ?? []), i]);
+  });
+  // Ids follow `hostcallNames`: the ABI's modules and functions in order.
+  abi.modules
+    .flatMap((module) => module.functions.map((fn) => ({ module, fn })))
+    .forEach(({ module, fn }, id) => {
       const header = `(func (export ${JSON.stringify(`${module.name}#${fn.name}`)})`;
       const inner = `$traced_${id}`;
-      const at = renamed.flatMap((text, i) => (text.includes(header) ? [i] : []));
-      if (at.length !== 1 || renamed[at[0]!]!.split(header).length !== 2) {
-        throw new MappingError(`${module.name}#${fn.name}: expected one export to trace, found ${at.length}`);
-      }
+      const at = exporters.get(`${module.name}#${fn.name}`) ?? [];
+      if (at.length !== 1) throw new MappingError(`${module.name}#${fn.name}: expected one export to trace, found ${at.length}`);
       renamed[at[0]!] = renamed[at[0]!]!.replace(header, `(func ${inner}`);
       const params = hostcallShape(abi, fn).core;
       wrappers.push(
@@ -57,7 +63,6 @@ export function traceWrappers(abi: WitxAbi, imports: ImportTable, funcs: string[
           '    (local.get $status))',
         ].join('\n'),
       );
-    }),
-  );
+    });
   return [...renamed, ...wrappers];
 }

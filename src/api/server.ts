@@ -110,10 +110,18 @@ export interface CoreServer extends Server {
   readonly services: Services;
 }
 
-export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' | 'logStderr' | 'traceHostcalls'>): Logger {
-  const logger: Logger = { ...consoleLogger({ logStdout: options.logStdout, logStderr: options.logStderr }), ...options.logger };
-  if (options.traceHostcalls) logger.hostcalls = options.traceHostcalls;
-  return logger;
+export function fullLogger(options: Pick<ServerOptions, 'logger' | 'logStdout' | 'logStderr'>): Logger {
+  return { ...consoleLogger({ logStdout: options.logStdout, logStderr: options.logStderr }), ...options.logger };
+}
+
+/**
+ * `logger` handing each request's hostcall trace, named, to `traceHostcalls`. The naming needs
+ * `witx/` and the adapter's modules, so it is loaded only when tracing: not on every start.
+ */
+async function withTrace(logger: Logger, traceHostcalls: ServerOptions['traceHostcalls']): Promise<Logger> {
+  if (!traceHostcalls) return logger;
+  const { describeTrace } = await import('../server/hostcall-trace.js');
+  return { ...logger, hostcalls: (request, reports) => traceHostcalls(describeTrace(request, reports)) };
 }
 
 /**
@@ -127,7 +135,7 @@ export async function createServer(app: AppSource, options: ServerOptions = {}):
   const core: ServerCore = {
     artifacts: await loadApp(app, { target: options.target, memoryBytes: limits.memoryBytes, trace: options.traceHostcalls !== undefined }),
     config,
-    logger: fullLogger(options),
+    logger: await withTrace(fullLogger(options), options.traceHostcalls),
     maxWorkers: options.maxWorkers,
     target: options.target,
     trace: options.traceHostcalls !== undefined,
@@ -224,7 +232,7 @@ export async function runOnce(app: AppSource, args: string[] = [], options: RunO
   const limits = { ...RUN_LIMITS, ...options.limits };
   const pool = new WorkerPool(await loadApp(app, { target: options.target, memoryBytes: limits.memoryBytes, trace: options.traceHostcalls !== undefined }), config, { maxWorkers: 1, spareWorkers: 0, limits });
   const services = new Services(config);
-  const logger = fullLogger(options);
+  const logger = await withTrace(fullLogger(options), options.traceHostcalls);
   const out = { stdout: options.stdout ?? ((text: string) => void process.stdout.write(text)), stderr: options.stderr ?? ((text: string) => void process.stderr.write(text)) };
   logger.guestOutput = (_id, stream, text) => out[stream](text);
   try {

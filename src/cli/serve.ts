@@ -134,7 +134,7 @@ export function registerServe(program: Command): void {
     const statsSeconds = flags.stats === undefined ? undefined : positiveInteger('--stats', flags.stats);
     const requestLimits = flags.maxBody === undefined ? {} : { bodyBytes: positiveInteger('--max-body', flags.maxBody) };
     const traceHostcalls = traceWriter(flags.traceHostcalls);
-    const logger = fullLogger({ ...flags, traceHostcalls });
+    const logger = fullLogger(flags);
     // The file found without -C is the one watched and re-read on reload.
     const configPath = configFlag(flags.config) ?? findConfigFile(app);
     const server = await createServer(app, {

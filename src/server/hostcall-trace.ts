@@ -4,10 +4,8 @@
  * The adapter reports numbers; they are named here with the same `witx/` the adapter was
  * generated from.
  */
-import { join } from 'node:path';
+import { witxAbi } from '../adapt/fold.js';
 import { hostcallNames, statusName } from '../adapter/trace.js';
-import { projectRoot } from '../version.js';
-import { loadWitxDir } from '../witx/index.js';
 
 export interface HostcallCall {
   /** `module#name`, as the guest imports it (`fastly_http_req#send`). */
@@ -26,7 +24,7 @@ let names: string[] | undefined;
 
 /** Names `pairs` (id, status, id, status, …) as reported by the adapter. */
 export function describeTrace(request: string, pairs: readonly number[]): HostcallTrace {
-  names ??= hostcallNames(loadWitxDir(join(projectRoot, 'witx')));
+  names ??= hostcallNames(witxAbi());
   const calls: HostcallCall[] = [];
   for (let i = 0; i + 1 < pairs.length; i += 2) calls.push({ hostcall: names[pairs[i]!] ?? `#${pairs[i]}`, status: statusName(pairs[i + 1]!) });
   return { request, calls };

@@ -1,5 +1,3 @@
-import type { HostcallTrace } from './hostcall-trace.js';
-
 /** Where the dev server's lines go: access log and endpoint lines on stdout, problems on stderr. */
 export interface Logger {
   info(line: string): void;
@@ -8,8 +6,11 @@ export interface Logger {
   guestOutput(requestId: string, stream: 'stdout' | 'stderr', line: string): void;
   /** A line written to a `log` endpoint. */
   endpoint(name: string, line: string): void;
-  /** A request's hostcall trace, when the guest was adapted with tracing (`--trace-hostcalls`). */
-  hostcalls?(trace: HostcallTrace): void;
+  /**
+   * A request's hostcall trace as a traced adapter reported it (`--trace-hostcalls`): trace id,
+   * status, trace id, status, … The API names them (`hostcall-trace.ts`, loaded only when tracing).
+   */
+  hostcalls?(requestId: string, reports: readonly number[]): void;
 }
 
 export interface ConsoleLoggerOptions {

@@ -5,7 +5,6 @@ import { applyEdits } from '../host/headers.js';
 import { isInformational, type AwaitedResponse, type BodySegment, type HeaderList, type Notice, type OutgoingBody, type SendErrorTag, type SyncCall, type SyncReply, type Waitable, type WorkerToMain } from '../host/protocol.js';
 import { headerText, SendFailure, startBackendRequest, type BackendDispatch, type Upgraded } from './backend-client.js';
 import { InboundSource } from './inbound.js';
-import { describeTrace } from './hostcall-trace.js';
 import type { Logger } from './logger.js';
 import { OutboundBody, settleTrailerHeader, type BodyTarget } from './outbound.js';
 import { ServiceError, type BodySink, type ServiceContext, type Services, type UntypedServiceCall } from './services/index.js';
@@ -448,7 +447,7 @@ export class RequestHost {
 
   private finish(message: Finished): void {
     // A traced guest's calls, up to a trap or exit too: that is often what the trace is for.
-    this.logger.hostcalls?.(describeTrace(this.id, this.hostcalls));
+    this.logger.hostcalls?.(this.id, this.hostcalls);
     for (const sink of this.sinks.values()) sink.abort();
     this.sinks.clear();
     this.services?.endRequest(this.id);
