@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildAdapter } from '../src/adapter/build.js';
 import { hostcallNames } from '../src/adapter/trace.js';
 import { loadWitxDir } from '../src/witx/index.js';
@@ -39,7 +39,7 @@ async function traced(app: string, paths: string[]): Promise<{ traces: HostcallT
       statuses.push(res.status);
     }
     // A request's trace is handed over when the guest's run ends, which may follow its response.
-    for (let tries = 0; traces.length < paths.length && tries < 500; tries++) await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(traces).toHaveLength(paths.length), { timeout: 5000, interval: 10 });
   } finally {
     await server.close();
   }
@@ -101,11 +101,23 @@ describe('serving with the trace', { timeout: 60_000 }, () => {
     try {
       await (await fetch(`${bare.url}/`)).text();
       await (await fetch(`${toFile.url}/`)).text();
-      for (let tries = 0; !bare.stderr.some((line) => line.startsWith('{')) && tries < 500; tries++) await new Promise((r) => setTimeout(r, 10));
-      const line = bare.stderr.find((l) => l.startsWith('{'));
-      expect(JSON.parse(line!).calls).toHaveLength(6);
-      for (let tries = 0; !readFileSync(file, 'utf8').includes('\n') && tries < 500; tries++) await new Promise((r) => setTimeout(r, 10));
-      expect(JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!).calls.at(-1)).toEqual({ hostcall: 'fastly_http_resp#send_downstream', status: 'ok' });
+      const waitForLine = (read: () => string | undefined) =>
+        vi.waitFor(
+          () => {
+            const found = read();
+            if (found === undefined) throw new Error('no trace line yet');
+            return found;
+          },
+          { timeout: 5000, interval: 10 },
+        );
+      const line = await waitForLine(() => bare.stderr.find((l) => l.startsWith('{')));
+      expect(JSON.parse(line).calls).toHaveLength(6);
+      // A line is whole once its newline is there.
+      const first = await waitForLine(() => {
+        const [written, rest] = readFileSync(file, 'utf8').split('\n');
+        return rest === undefined ? undefined : written;
+      });
+      expect(JSON.parse(first).calls.at(-1)).toEqual({ hostcall: 'fastly_http_resp#send_downstream', status: 'ok' });
     } finally {
       await Promise.all([bare.stop(), toFile.stop()]);
     }
