@@ -106,7 +106,7 @@ export function inspectModule(bytes: Uint8Array): WasmModuleInterface {
 
 let reactor: Uint8Array | undefined;
 /** The wasmtime preview1 reactor adapter that ships inside jco (`lib/`, beside its `dist/`). */
-function preview1Reactor(): Uint8Array {
+export function preview1Reactor(): Uint8Array {
   const jcoMain = createRequire(import.meta.url).resolve('@bytecodealliance/jco');
   reactor ??= new Uint8Array(readFileSync(join(jcoMain, '..', '..', 'lib', 'wasi_snapshot_preview1.reactor.wasm')));
   return reactor;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { prepareGuest } from '../server/artifacts.js';
+import { prepareGuest, prepareStandIn } from '../server/artifacts.js';
+import { buildInBackground } from '../server/background-build.js';
 import type { GuestArtifacts } from '../server/pool.js';
 import { DEFAULT_TARGET, type AdapterTarget } from '../adapter/target.js';
 import { PLATFORM_GUEST_LIMITS } from '../server/limits.js';
@@ -45,13 +46,14 @@ export interface LoadOptions {
 
 /** Adapts (when legacy), transpiles and compiles an app for the workers, once per content. */
 export function loadApp(app: AppSource, options: LoadOptions = {}): Promise<GuestArtifacts> {
-  const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
-  const bytes = readAppBytes(app);
-  // The memory cap is compiled into the modules (see artifacts.ts), so it is part of what was prepared.
-  const key = `${target}:${trace}:${memoryBytes}:${createHash('sha256').update(bytes).digest('hex')}`;
+  return loadBytes(readAppBytes(app), typeof app === 'string' ? app : 'app', options);
+}
+
+function loadBytes(bytes: Uint8Array, label: string, options: LoadOptions): Promise<GuestArtifacts> {
+  const key = preparedKey(bytes, options);
   let entry = prepared.get(key);
   if (!entry) {
-    const label = typeof app === 'string' ? app : 'app';
+    const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
     entry = prepareGuest(bytes, undefined, { target, memoryBytes, trace }).catch((err: Error) => {
       prepared.delete(key);
       throw new AppError(`${label}: ${err.message.split('\n')[0]}`);
@@ -64,4 +66,32 @@ export function loadApp(app: AppSource, options: LoadOptions = {}): Promise<Gues
     }
   }
   return entry;
+}
+
+function preparedKey(bytes: Uint8Array, options: LoadOptions): string {
+  const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
+  // The memory cap is compiled into the modules (see artifacts.ts), so it is part of what was prepared.
+  return `${target}:${trace}:${memoryBytes}:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/** An app loaded to be served at once: its own artifacts, or a stand-in's while its own are built. */
+export interface QuickLoad {
+  artifacts: GuestArtifacts;
+  /** Set when `artifacts` are a stand-in's: the app's own, being built in the background. */
+  own?: { artifacts: Promise<GuestArtifacts>; cancel(): void };
+}
+
+/**
+ * Like `loadApp`, but a legacy module of a shape never seen comes back at once with a stand-in's
+ * glue (src/server/stand-in.ts) when one fits, its own glue being built meanwhile in a
+ * low-priority process (src/server/background-build.ts).
+ */
+export async function loadAppQuickly(app: AppSource, options: LoadOptions = {}): Promise<QuickLoad> {
+  const bytes = readAppBytes(app);
+  const label = typeof app === 'string' ? app : 'app';
+  const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
+  const standIn = prepared.has(preparedKey(bytes, options)) ? undefined : await prepareStandIn(bytes, undefined, { target, memoryBytes, trace }).catch(() => undefined);
+  if (!standIn) return { artifacts: await loadBytes(bytes, label, options) };
+  const build = buildInBackground(bytes, undefined, { target, trace });
+  return { artifacts: standIn, own: { artifacts: build.done.then(() => loadBytes(bytes, label, options)), cancel: build.cancel } };
 }

@@ -9,7 +9,7 @@ import { guestEnvironment, requestId, startDevServer, type DevServer, type Serve
 import { Services } from '../server/services/index.js';
 import { createRetirer } from '../server/retire.js';
 import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
-import { loadApp, type AppSource } from './app.js';
+import { loadApp, loadAppQuickly, type AppSource, type QuickLoad } from './app.js';
 import type { AdapterTarget } from '../adapter/target.js';
 import type { SandboxLimits } from '../server/sandboxes.js';
 import type { HostcallTrace } from '../server/hostcall-trace.js';
@@ -57,6 +57,14 @@ export interface ServerOptions extends ConfigOptions {
    * Off, the adapter has no trace at all. Components made elsewhere are not traced.
    */
   traceHostcalls?: (trace: HostcallTrace) => void;
+  /**
+   * Start a legacy module of a shape never seen on the stand-in glue (src/server/stand-in.ts):
+   * served within a second instead of after seconds of wit-component and jco, while its own
+   * glue is built in a low-priority process; the server then switches to it as a reload does
+   * (requests in flight finish, waiting reusable sandboxes end). Default off; `witshim serve`
+   * turns it on.
+   */
+  standIn?: boolean;
 }
 
 export interface ListenOptions {
@@ -101,6 +109,10 @@ export interface ServerCore {
   limits?: GuestLimits;
   requestLimits?: RequestLimits;
   spareWorkers?: number;
+  /** Load apps with `loadAppQuickly` (see `ServerOptions.standIn`). */
+  standIn?: boolean;
+  /** The app's own glue being built while `artifacts` are a stand-in's. */
+  own?: QuickLoad['own'];
 }
 
 /** A server with the in-process exchange exposed: the harness gives each request a logger of its own. */
@@ -132,8 +144,12 @@ export async function createServer(app: AppSource, options: ServerOptions = {}):
   const config = resolveConfig(options.config, { ...options, appPath: typeof app === 'string' ? app : undefined });
   const limits = { ...PLATFORM_GUEST_LIMITS, ...options.limits };
   const requestLimits = { ...PLATFORM_REQUEST_LIMITS, ...options.requestLimits };
+  const load = { target: options.target, memoryBytes: limits.memoryBytes, trace: options.traceHostcalls !== undefined };
+  const loaded: QuickLoad = options.standIn ? await loadAppQuickly(app, load) : { artifacts: await loadApp(app, load) };
   const core: ServerCore = {
-    artifacts: await loadApp(app, { target: options.target, memoryBytes: limits.memoryBytes, trace: options.traceHostcalls !== undefined }),
+    artifacts: loaded.artifacts,
+    own: loaded.own,
+    standIn: options.standIn,
     config,
     logger: await withTrace(fullLogger(options), options.traceHostcalls),
     maxWorkers: options.maxWorkers,
@@ -157,6 +173,46 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
   let http: DevServer | undefined;
   let closed = false;
   const { retire, stopAll: stopRetired } = createRetirer();
+  /** Serves new requests with these artifacts and config; requests in flight finish on the old ones. */
+  const swap = async (nextArtifacts: GuestArtifacts, nextConfig: HostConfig) => {
+    const next = new WorkerPool(nextArtifacts, nextConfig, poolOptions);
+    await next.warm();
+    if (closed) return next.close();
+    const old = pool;
+    const oldServices = services;
+    // A changed config starts the stores afresh (seeded from it); requests in flight keep the old ones.
+    if (!isDeepStrictEqual(config, nextConfig)) services = new Services(nextConfig);
+    [pool, artifacts, config] = [next, nextArtifacts, nextConfig];
+    if (http) await http.reload(nextArtifacts, nextConfig, next, services);
+    // Requests in flight on the old guest finish before its workers stop.
+    else retire(() => old.close());
+    if (oldServices !== services) retire(() => oldServices.close());
+  };
+  /** The own glue being built for the app now served through a stand-in; a newer app's replaces it. */
+  let own: QuickLoad['own'];
+  const switchWhenBuilt = (build: QuickLoad['own']) => {
+    own?.cancel();
+    own = build;
+    if (!build) return;
+    const started = performance.now();
+    build.artifacts.then(
+      async (built) => {
+        if (closed || own !== build) return;
+        own = undefined;
+        try {
+          await swap(built, config);
+          core.logger.info(`Switched from the stand-in glue to the app's own (built in the background in ${(performance.now() - started).toFixed(0)}ms)`);
+        } catch (err) {
+          core.logger.error(`switching to the app's own glue failed, still serving through the stand-in glue: ${(err as Error).message}`);
+        }
+      },
+      (err: Error) => {
+        if (closed || own !== build) return;
+        own = undefined;
+        core.logger.error(`building the app's own glue failed, still serving through the stand-in glue: ${err.message}`);
+      },
+    );
+  };
   const server: CoreServer = {
     get url() {
       return http?.url;
@@ -182,28 +238,22 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       return server.exchange(new Request(target, init)).response;
     },
     async reload(app, source) {
-      const nextArtifacts = app === undefined ? artifacts : await loadApp(app, { target: core.target, memoryBytes: poolOptions.limits.memoryBytes, trace: core.trace });
+      const load = { target: core.target, memoryBytes: poolOptions.limits.memoryBytes, trace: core.trace };
+      const loaded: QuickLoad | undefined = app === undefined ? undefined : core.standIn ? await loadAppQuickly(app, load) : { artifacts: await loadApp(app, load) };
       const nextConfig = source === undefined ? config : resolveConfig(source, { ...options, appPath: typeof app === 'string' ? app : undefined });
-      const next = new WorkerPool(nextArtifacts, nextConfig, poolOptions);
-      await next.warm();
-      const old = pool;
-      const oldServices = services;
-      // A changed config starts the stores afresh (seeded from it); requests in flight keep the old ones.
-      if (!isDeepStrictEqual(config, nextConfig)) services = new Services(nextConfig);
-      [pool, artifacts, config] = [next, nextArtifacts, nextConfig];
-      if (http) await http.reload(nextArtifacts, nextConfig, next, services);
-      // Requests in flight on the old guest finish before its workers stop.
-      else retire(() => old.close());
-      if (oldServices !== services) retire(() => oldServices.close());
+      await swap(loaded?.artifacts ?? artifacts, nextConfig);
+      if (loaded) switchWhenBuilt(loaded.own);
     },
     async close() {
       closed = true;
+      own?.cancel();
       if (http) await http.close();
       else await pool.close();
       await stopRetired();
       services.close();
     },
   };
+  switchWhenBuilt(core.own);
   return server;
 }
 

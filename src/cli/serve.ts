@@ -27,6 +27,8 @@ interface ServeFlags extends LimitFlags {
   target: string;
   maxWaitingSandboxes?: string;
   traceHostcalls?: string | true;
+  /** Commander's `--no-stand-in`: true unless given. */
+  standIn: boolean;
 }
 
 /** Options with an optional value, given only as `--option=value`. */
@@ -123,6 +125,7 @@ export function registerServe(program: Command): void {
     .option('--max-waiting-sandboxes <n>', 'guests that may wait for a further request at once (reusable sandboxes; 0: none)')
     .option('--spare-workers <n>', 'started, idle guest workers kept ahead of demand (default: one per core)')
     .option('--max-body <bytes>', `request bodies larger than this are refused with 413 (default ${PLATFORM_REQUEST_LIMITS.bodyBytes})`)
+    .option('--no-stand-in', "build a legacy module's own glue before serving it, instead of starting on the prebuilt stand-in glue while it is built")
     .option('--stats <seconds>', 'print a stats line (workers, requests in flight, connections, memory, file descriptors) this often');
   addLimitOptions(command).action(async (app: string, flags: ServeFlags) => {
     const { host, port } = parseAddress(flags.addr);
@@ -148,6 +151,7 @@ export function registerServe(program: Command): void {
       logStdout: flags.logStdout,
       logStderr: flags.logStderr,
       traceHostcalls,
+      standIn: flags.standIn,
     });
     const url = await server.listen({ host, port, tls }).catch(async (err: NodeJS.ErrnoException) => {
       await server.close();

@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageVersion } from '../version.js';
+import { hashOf, jcoVersion } from './build-keys.js';
+import { standInFor } from './stand-in.js';
 import { readModuleInterface } from '../wasm/imports.js';
 import { limitMemories } from '../wasm/memory-limit.js';
 import { GLUE_REWRITES, glueScript, optimizeGlue } from './glue.js';
@@ -30,19 +31,8 @@ export function cacheRoot(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'witshim');
 }
 
-function jcoVersion(): string {
-  const pkg = join(dirname(new URL(import.meta.resolve('@bytecodealliance/jco')).pathname), '..', 'package.json');
-  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
-}
-
-function hashOf(...parts: Array<string | Uint8Array>): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part).update('\0');
-  return hash.digest('hex').slice(0, 32);
-}
-
 /** Writes a directory of files so that readers never see it half-written. */
-function publishDirectory(target: string, files: Record<string, Uint8Array>): void {
+export function publishDirectory(target: string, files: Record<string, Uint8Array>): void {
   const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
   for (const [name, bytes] of Object.entries(files)) {
     mkdirSync(dirname(join(temp, name)), { recursive: true });
@@ -72,7 +62,7 @@ async function adaptCached(bytes: Uint8Array, root: string, target: AdapterTarge
 }
 
 /** The transpiled component's first core module: for an adapted module, the folded legacy module itself. */
-const MAIN_MODULE = 'guest.core.wasm';
+export const MAIN_MODULE = 'guest.core.wasm';
 
 /**
  * What jco's glue and the adapter core modules of an adapted module depend on: the folded module's
@@ -86,13 +76,12 @@ function shapeKey(folded: Uint8Array, adapterInputs: string[]): string {
   return hashOf(JSON.stringify(shape), packageVersion(), ...adapterInputs, jcoVersion(), GLUE_REWRITES);
 }
 
-/** The artifacts of a transpiled directory, with `replace` standing in for files of the same name. */
 /**
  * Compiles the core modules of a transpiled guest (`replace` stands in for some of them) and
  * names its glue. Each memory's cap is set at compile time: the compiled module is what every
  * worker shares.
  */
-async function loadArtifacts(dir: string, memoryBytes: number, replace: Record<string, Uint8Array> = {}): Promise<GuestArtifacts> {
+export async function loadArtifacts(dir: string, memoryBytes: number, replace: Record<string, Uint8Array> = {}): Promise<GuestArtifacts> {
   const names = new Set([...readdirSync(dir).filter((file) => file.endsWith('.wasm')), ...Object.keys(replace)]);
   const pages = Math.floor(memoryBytes / WASM_PAGE);
   const compiled = await Promise.all([...names].map(async (name) => [name, await WebAssembly.compile(limitMemories((replace[name] ?? readFileSync(join(dir, name))) as Uint8Array<ArrayBuffer>, pages) as Uint8Array<ArrayBuffer>)] as const));
@@ -131,30 +120,48 @@ function keepShape(transpiledDir: string, shapeDir: string, folded: Uint8Array):
   publishDirectory(shapeDir, files);
 }
 
+/** Where a guest's build is: a transpiled directory, and core modules in place of some of its files. */
+export interface GuestBuild {
+  dir: string;
+  replace: Record<string, Uint8Array>;
+  /** For a legacy module: its shape's directory (the glue and adapter modules without the main module), once kept. */
+  shapeDir?: string;
+}
+
+/** A legacy module as the component embeds it, and where the build of its shape is kept. */
+interface FoldedModule {
+  folded: Uint8Array;
+  shapeDir: string;
+}
+
+/** Folds a legacy module's imports and names its shape; undefined when it does not decode (adapt says why). */
+async function foldModule(bytes: Uint8Array, root: string, target: AdapterTarget, trace: boolean): Promise<FoldedModule | undefined> {
+  // Only the light modules: a module of a known shape needs neither wasm-tools nor jco.
+  const [{ foldImports }, { adaptersKey }] = await Promise.all([import('../adapt/fold.js'), import('../adapter/inputs.js')]);
+  try {
+    const folded = foldImports(bytes);
+    return { folded, shapeDir: join(root, 'shapes', shapeKey(folded, adaptersKey(target, trace))) };
+  } catch {
+    return undefined;
+  }
+}
+
+const shapeKnown = (module: FoldedModule): boolean => existsSync(join(module.shapeDir, 'guest.js'));
+
 /**
- * Turns an app (legacy core module or component) into what workers instantiate: the
- * jco-transpiled JS (sync instantiation, imports supplied by the host) and its compiled core
- * modules. Adapted and transpiled output is cached on disk by content hash. A legacy module whose
- * shape (imports and exports) was seen before skips adapt and transpile altogether: wit-component
- * embeds the folded module as it is and the glue depends only on the shape, so the cached glue
- * and adapter modules serve it with the new module in place of the old.
+ * Adapts (a legacy module) and transpiles an app into a directory, without compiling it: what a
+ * background build (src/server/background-build.ts) does. Adapted and transpiled output is
+ * cached on disk by content hash. A legacy module whose shape (imports and exports) was seen
+ * before skips adapt and transpile altogether: wit-component embeds the folded module as it is
+ * and the glue depends only on the shape, so the cached glue and adapter modules serve it with
+ * the new module in place of the old.
  */
-export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestArtifacts> {
-  const { target = 'subscribe', memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
+export async function buildGuest(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestBuild> {
+  const { target = 'subscribe', trace = false } = options;
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
-  let shape: { dir: string; folded: Uint8Array } | undefined;
-  if (kind === 'module') {
-    // Only the light modules: a module of a known shape needs neither wasm-tools nor jco.
-    const [{ foldImports }, { adaptersKey }] = await Promise.all([import('../adapt/fold.js'), import('../adapter/inputs.js')]);
-    try {
-      const folded = foldImports(bytes);
-      shape = { dir: join(root, 'shapes', shapeKey(folded, adaptersKey(target, trace))), folded };
-    } catch {
-      // Not decodable: adapt below says why, as a user-facing error.
-    }
-    if (shape && existsSync(join(shape.dir, 'guest.js'))) return loadArtifacts(shape.dir, memoryBytes, { [MAIN_MODULE]: shape.folded });
-  }
+  const module = kind === 'module' ? await foldModule(bytes, root, target, trace) : undefined;
+  if (module && shapeKnown(module)) return { dir: module.shapeDir, replace: { [MAIN_MODULE]: module.folded }, shapeDir: module.shapeDir };
   const component = kind === 'module' ? await adaptCached(bytes, root, target, trace) : bytes;
   const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
@@ -166,6 +173,30 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), option
     if (script !== undefined) files[GUEST_SCRIPT] = new TextEncoder().encode(script);
     publishDirectory(dir, files);
   }
-  if (shape) keepShape(dir, shape.dir, shape.folded);
-  return loadArtifacts(dir, memoryBytes);
+  if (module) keepShape(dir, module.shapeDir, module.folded);
+  return { dir, replace: {}, ...(module && shapeKnown(module) ? { shapeDir: module.shapeDir } : {}) };
+}
+
+/**
+ * Turns an app (legacy core module or component) into what workers instantiate: the
+ * jco-transpiled JS (sync instantiation, imports supplied by the host) and its compiled core
+ * modules (see `buildGuest`).
+ */
+export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestArtifacts> {
+  const { dir, replace } = await buildGuest(bytes, root, options);
+  return loadArtifacts(dir, options.memoryBytes ?? PLATFORM_GUEST_LIMITS.memoryBytes, replace);
+}
+
+/**
+ * A legacy module of a shape never seen, served at once through a stand-in glue
+ * (src/server/stand-in.ts) with the module in place of the stand-in's: undefined when its own
+ * shape is known (`prepareGuest` is then as quick), when no stand-in fits it, or for components.
+ */
+export async function prepareStandIn(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestArtifacts | undefined> {
+  const { target = 'subscribe', memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
+  if (wasmKind(bytes) !== 'module') return undefined;
+  const module = await foldModule(bytes, root, target, trace);
+  if (module === undefined || shapeKnown(module)) return undefined;
+  const dir = standInFor(module.folded, target, trace);
+  return dir === undefined ? undefined : loadArtifacts(dir, memoryBytes, { [MAIN_MODULE]: module.folded });
 }
