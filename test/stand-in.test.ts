@@ -85,6 +85,7 @@ describe('serve on a stand-in', () => {
     expect(first.status).toBe(200);
     const body = await first.text();
     expect(body).toBe('251 hostcalls\n');
+    expect(serve.stdout).toContain("Serving through the stand-in glue while the app's own is built in the background");
     await serve.waitForLine(/^Switched from the stand-in glue to the app's own \(built in the background in \d+ms\)$/, 90_000);
     const after = await fetch(serve.url);
     expect(await after.text()).toBe(body);

@@ -194,6 +194,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
     own?.cancel();
     own = build;
     if (!build) return;
+    core.logger.info("Serving through the stand-in glue while the app's own is built in the background");
     const started = performance.now();
     build.artifacts.then(
       async (built) => {
