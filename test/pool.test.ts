@@ -54,3 +54,35 @@ it('starts workers for parked runs in the background, then retires the idle extr
     await pool.close();
   }
 }, 120_000);
+
+it('boots a worker while the app still loads; a load that fails fails warm and leaves no worker', async () => {
+  const dist = await compileSources();
+  const { WorkerPool } = (await import(pathToFileURL(join(dist, 'server/pool.js')).href)) as { WorkerPool: typeof Pool };
+  const { prepareGuest } = (await import(pathToFileURL(join(dist, 'server/artifacts.js')).href)) as typeof import('../src/server/artifacts.js');
+  const { emptyHostConfig } = (await import(pathToFileURL(join(dist, 'host/config.js')).href)) as typeof import('../src/host/config.js');
+  const loaded = prepareGuest(new Uint8Array(readFileSync(join(import.meta.dirname, 'fixtures/c/proxy.wasm'))), join(dist, '..', 'artifacts'));
+  const later = pendingPool(emptyHostConfig());
+  // The worker exists (booting) before the artifacts do.
+  expect(later.pool.stats()).toMatchObject({ workers: 0 });
+  const warming = later.pool.warm();
+  expect(later.pool.stats()).toMatchObject({ workers: 1, starting: 1 });
+  later.resolve(await loaded);
+  await warming;
+  expect(later.pool.stats().workers).toBeGreaterThanOrEqual(1);
+  await later.pool.close();
+
+  const failing = pendingPool(emptyHostConfig());
+  const warmingFailed = failing.pool.warm();
+  failing.reject(new Error('the app did not load'));
+  await expect(warmingFailed).rejects.toThrow('the app did not load');
+  await expect.poll(() => failing.pool.stats().workers, { timeout: 10_000 }).toBe(0);
+  await failing.pool.close();
+
+  /** A pool whose artifacts the test hands over (or fails) later. */
+  function pendingPool(config: HostConfig) {
+    let resolve!: (artifacts: Awaited<typeof loaded>) => void;
+    let reject!: (err: Error) => void;
+    const artifacts = new Promise<Awaited<typeof loaded>>((res, rej) => ((resolve = res), (reject = rej)));
+    return { pool: new WorkerPool(artifacts, config, { computeLimit: 1, spareWorkers: 0 }), resolve, reject };
+  }
+}, 120_000);

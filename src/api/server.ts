@@ -96,7 +96,8 @@ export interface Server {
 
 /** What `createServer` builds on: also used by the test harness (`witshim/test`). */
 export interface ServerCore {
-  artifacts: GuestArtifacts;
+  /** May still be loading: the workers boot meanwhile. */
+  artifacts: GuestArtifacts | Promise<GuestArtifacts>;
   config: HostConfig;
   logger: Logger;
   maxWorkers?: number;
@@ -112,7 +113,7 @@ export interface ServerCore {
   /** Load apps with `loadAppQuickly` (see `ServerOptions.standIn`). */
   standIn?: boolean;
   /** The app's own glue being built while `artifacts` are a stand-in's. */
-  own?: QuickLoad['own'];
+  own?: QuickLoad['own'] | Promise<QuickLoad['own']>;
 }
 
 /** A server with the in-process exchange exposed: the harness gives each request a logger of its own. */
@@ -145,10 +146,12 @@ export async function createServer(app: AppSource, options: ServerOptions = {}):
   const limits = { ...PLATFORM_GUEST_LIMITS, ...options.limits };
   const requestLimits = { ...PLATFORM_REQUEST_LIMITS, ...options.requestLimits };
   const load = { target: options.target, memoryBytes: limits.memoryBytes, trace: options.traceHostcalls !== undefined };
-  const loaded: QuickLoad = options.standIn ? await loadAppQuickly(app, load) : { artifacts: await loadApp(app, load) };
+  // Not awaited: the workers boot while the app loads (startServerCore waits for both).
+  const loading: Promise<QuickLoad> = options.standIn ? loadAppQuickly(app, load) : loadApp(app, load).then((artifacts) => ({ artifacts }));
   const core: ServerCore = {
-    artifacts: loaded.artifacts,
-    own: loaded.own,
+    artifacts: loading.then((loaded) => loaded.artifacts),
+    // A failed load is reported through `artifacts`.
+    own: loading.then((loaded) => loaded.own, () => undefined),
     standIn: options.standIn,
     config,
     logger: await withTrace(fullLogger(options), options.traceHostcalls),
@@ -166,8 +169,15 @@ export async function createServer(app: AppSource, options: ServerOptions = {}):
 export async function startServerCore(core: ServerCore, options: ConfigOptions = {}): Promise<CoreServer> {
   const poolOptions = { maxWorkers: core.maxWorkers, spareWorkers: core.spareWorkers, limits: core.limits ?? PLATFORM_GUEST_LIMITS };
   let pool = new WorkerPool(core.artifacts, core.config, poolOptions);
-  let { artifacts, config } = core;
-  await pool.warm();
+  try {
+    await pool.warm();
+  } catch (err) {
+    // The app did not load, or no worker could start it: nothing may keep running.
+    await pool.close();
+    throw err;
+  }
+  let artifacts = await core.artifacts;
+  let { config } = core;
   // One set of stores for HTTP and in-process requests alike; a reload keeps it unless the config changed.
   let services = new Services(config);
   let http: DevServer | undefined;
@@ -254,7 +264,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
       services.close();
     },
   };
-  switchWhenBuilt(core.own);
+  switchWhenBuilt(await core.own);
   return server;
 }
 

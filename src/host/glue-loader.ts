@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import vm from 'node:vm';
-import type { WorkerInit } from './protocol.js';
+import type { WorkerGuest } from './protocol.js';
 import type { Instantiate } from './runner.js';
 
 export interface LoadedGlue {
@@ -17,7 +17,7 @@ export interface LoadedGlue {
   afterFirstInstance(): void;
 }
 
-export async function loadGlue(init: Pick<WorkerInit, 'guestModule' | 'guestScript'>): Promise<LoadedGlue> {
+export async function loadGlue(init: Pick<WorkerGuest, 'guestModule' | 'guestScript'>): Promise<LoadedGlue> {
   const { guestScript } = init;
   if (!guestScript) {
     const { instantiate } = (await import(init.guestModule)) as { instantiate: Instantiate };

@@ -153,12 +153,19 @@ export type RunMessage =
   | { kind: 'run'; request: DownstreamRequest; env: Record<string, string> }
   | { kind: 'command'; args: string[]; env: Record<string, string> };
 
-export interface WorkerInit {
+/**
+ * The guest a worker runs: its first message, sent once the app is loaded, so that a worker
+ * boots (Node's own start, the host's modules) while the main thread loads the app.
+ */
+export interface WorkerGuest {
   /** File URL of the jco-transpiled guest (`instantiation: sync`). */
   guestModule: string;
   /** The glue as a classic script, compiled with V8's code cache at `codeCache` (written by the first worker to start without one). */
   guestScript?: { path: string; codeCache: string };
   coreModules: Record<string, WebAssembly.Module>;
+}
+
+export interface WorkerInit {
   config: HostConfig;
   /** Calls, notices and `finished` go out on `calls`; answers come back on `replies`. */
   calls: MessagePort;

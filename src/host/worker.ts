@@ -2,15 +2,17 @@
  * Entry point of a guest worker thread: instantiates the transpiled guest afresh for every
  * request it is given and runs it to completion, blocking on the main thread for I/O.
  */
+import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { MainChannel } from './channel.js';
 import { currentThreadId, threadCpuMs } from './cpu.js';
-import { SIGNAL_SLOTS, type RunMessage, type WorkerInit, type WorkerReady } from './protocol.js';
+import { SIGNAL_SLOTS, type RunMessage, type WorkerGuest, type WorkerInit, type WorkerReady } from './protocol.js';
 import { loadGlue } from './glue-loader.js';
 import { createRunner } from './runner.js';
 
 const init = workerData as WorkerInit;
-const glue = await loadGlue(init);
+const [guest] = (await once(parentPort!, 'message')) as [WorkerGuest];
+const glue = await loadGlue(guest);
 const { instantiate } = glue;
 const channel = new MainChannel(init.calls, init.replies, init.signal);
 const slots = new Int32Array(init.signal);
@@ -21,7 +23,7 @@ const beginRequest = () => {
   Atomics.store(slots, SIGNAL_SLOTS.runCpuMs, threadCpuMs('/proc/thread-self/stat') ?? 0);
   Atomics.add(slots, SIGNAL_SLOTS.runs, 1);
 };
-const runner = createRunner({ instantiate, coreModules: init.coreModules, config: init.config, channel, onRebind: beginRequest });
+const runner = createRunner({ instantiate, coreModules: guest.coreModules, config: init.config, channel, onRebind: beginRequest });
 
 // The next request's instance is made while the worker waits for it (still one per request).
 const prepareSoon = () => setImmediate(() => runner.prepare());

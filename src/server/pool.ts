@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { threadCpuMs } from '../host/cpu.js';
 import type { HostConfig } from '../host/config.js';
-import { SIGNAL_SLOTS, type RunMessage, type SyncReply, type WorkerInit, type WorkerReady, type WorkerToMain } from '../host/protocol.js';
+import { SIGNAL_SLOTS, type RunMessage, type SyncReply, type WorkerGuest, type WorkerInit, type WorkerReady, type WorkerToMain } from '../host/protocol.js';
 import { PLATFORM_GUEST_LIMITS, type GuestLimits } from './limits.js';
 import type { RequestHost } from './request-host.js';
 
@@ -69,7 +69,7 @@ export class GuestWorker {
   private runs = 0;
 
   constructor(
-    artifacts: GuestArtifacts,
+    artifacts: GuestArtifacts | Promise<GuestArtifacts>,
     config: HostConfig,
     private readonly limits: GuestLimits,
     hooks: WorkerHooks,
@@ -80,8 +80,19 @@ export class GuestWorker {
     const signal = new SharedArrayBuffer(4 * SIGNAL_SLOTS.length);
     this.slots = new Int32Array(signal);
     this.replies = replies.port1;
-    const init: WorkerInit = { ...artifacts, config, calls: calls.port2, replies: replies.port2, signal };
+    const init: WorkerInit = { config, calls: calls.port2, replies: replies.port2, signal };
     this.worker = new Worker(workerUrl, { workerData: init, transferList: [calls.port2, replies.port2], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    // The worker boots while the app may still be loading; the guest follows as its first message.
+    Promise.resolve(artifacts).then(
+      ({ guestModule, guestScript, coreModules }) => {
+        if (!this.dead) this.worker.postMessage({ guestModule, guestScript, coreModules } satisfies WorkerGuest);
+      },
+      (err: Error) => {
+        this.dead = true;
+        hooks.failed(this, err);
+        void this.worker.terminate();
+      },
+    );
     calls.port1.on('message', (message: WorkerToMain) => {
       const current = this.current;
       if (!current) return;
@@ -264,8 +275,9 @@ export class WorkerPool {
   private readonly idleRetireMs: number;
   private retireTimer: NodeJS.Timeout | undefined;
 
+  /** `artifacts` may still be loading: the workers boot meanwhile, and `warm` rejects if loading fails. */
   constructor(
-    private readonly artifacts: GuestArtifacts,
+    private readonly artifacts: GuestArtifacts | Promise<GuestArtifacts>,
     private readonly config: HostConfig,
     options: PoolOptions = {},
   ) {
@@ -277,20 +289,22 @@ export class WorkerPool {
     this.idleRetireMs = options.idleRetireMs ?? IDLE_RETIRE_MS;
   }
 
-  /** Starts `computeLimit` workers ahead of traffic and fails early if the guest cannot even load. */
+  /**
+   * Starts a first worker and fails early if the guest cannot even load; the spares follow in the
+   * background once it is ready. Starting them all at once made the first answer later: a start
+   * is a few hundred ms of CPU, and with the app still loading on the main thread, two more
+   * threads than cores ran at once (the first response came ~130 ms later on 2 cores).
+   */
   async warm(): Promise<void> {
-    const started: GuestWorker[] = [];
-    while (started.length < this.computeLimit) started.push(this.spawn());
-    await Promise.all(
-      started.map(
-        (worker) =>
-          new Promise<void>((resolve, reject) => {
-            if (worker.started) return resolve();
-            worker.worker.once('message', () => resolve());
-            worker.worker.once('error', reject);
-          }),
-      ),
-    );
+    const first = this.spawn();
+    await Promise.all([
+      this.artifacts,
+      new Promise<void>((resolve, reject) => {
+        if (first.started) return resolve();
+        first.worker.once('message', () => resolve());
+        first.worker.once('error', reject);
+      }),
+    ]);
     this.pump();
   }
 
