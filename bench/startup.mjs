@@ -7,11 +7,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { transpile } from '@bytecodealliance/jco';
 import { adapt } from '../dist/adapt/index.js';
 import { emptyHostConfig } from '../dist/host/config.js';
 import { createRunner } from '../dist/host/runner.js';
-import { optimizeGlue } from '../dist/server/glue.js';
+import { transpileGuest } from '../dist/server/transpile.js';
 
 const legacy = new Uint8Array(readFileSync(process.argv[2]));
 const times = {};
@@ -22,9 +21,9 @@ const step = async (name, fn) => {
   return value;
 };
 const component = await step('adaptMs', () => adapt(legacy, { unknownImports: 'trap', onWitComponent: (ms) => (times.witComponentMs = ms) }));
-const { files } = await step('transpileMs', () => transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true }));
+const { files } = await step('transpileMs', () => transpileGuest(component));
 const dir = mkdtempSync(join(tmpdir(), 'witshim-startup-'));
-for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name.replace(/\//g, '_')), name === 'guest.js' ? optimizeGlue(new TextDecoder().decode(bytes)).source : bytes);
+for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name.replace(/\//g, '_')), bytes);
 const coreModules = await step('compileMs', async () => {
   const out = {};
   for (const name of Object.keys(files).filter((file) => file.endsWith('.wasm'))) out[name] = await WebAssembly.compile(files[name]);

@@ -25,11 +25,18 @@ describe('glue as a script', () => {
     expect(instantiate(undefined, { two: 2 }).answer()).toBe(42);
   });
 
+  it('also without `_util`, which jco 1.11 (jco-glue) does not export', () => {
+    const script = glueScript(glue.replace('export const _util', 'const _util'))!;
+    const { instantiate } = (0, eval)(script) as { instantiate: (g: unknown, i: { two: number }) => { answer(): number } };
+    expect(instantiate(undefined, { two: 2 }).answer()).toBe(42);
+  });
+
   it('leaves any other module shape to import()', () => {
     expect(glueScript(`import x from 'y';\n${glue}`)).toBeUndefined();
     expect(glueScript(`${glue}export const more = 1;\n`)).toBeUndefined();
     expect(glueScript(glue.replace('const base = 40;', 'const base = import.meta.url.length;'))).toBeUndefined();
-    expect(glueScript(glue.replace('export const _util', 'const _util'))).toBeUndefined();
+    expect(glueScript(glue.replace('export const _util', 'export function other() {}\nconst _util'))).toBeUndefined();
+    expect(glueScript(glue.replace('export function instantiate(', 'export function instantiated('))).toBeUndefined();
   });
 
   it('the first load writes the code cache after its first instance, the next loads it', async () => {

@@ -3,11 +3,12 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageVersion } from '../version.js';
-import { hashOf, jcoVersion } from './build-keys.js';
+import { hashOf, transpilerVersions } from './build-keys.js';
+import { transpileGuest } from './transpile.js';
 import { standInFor } from './stand-in.js';
 import { readModuleInterface } from '../wasm/imports.js';
 import { limitMemories } from '../wasm/memory-limit.js';
-import { GLUE_REWRITES, glueScript, optimizeGlue } from './glue.js';
+import { GLUE_REWRITES, glueScript } from './glue.js';
 import { PLATFORM_GUEST_LIMITS, WASM_PAGE } from './limits.js';
 import type { GuestArtifacts } from './pool.js';
 import type { AdapterTarget } from '../adapter/target.js';
@@ -73,7 +74,7 @@ export const MAIN_MODULE = 'guest.core.wasm';
 function shapeKey(folded: Uint8Array, adapterInputs: string[]): string {
   const { imports, exports } = readModuleInterface(folded);
   const shape = { imports, exports: exports.map(({ name, kind, type }) => ({ name, kind, type })) };
-  return hashOf(JSON.stringify(shape), packageVersion(), ...adapterInputs, jcoVersion(), GLUE_REWRITES);
+  return hashOf(JSON.stringify(shape), packageVersion(), ...adapterInputs, transpilerVersions(), GLUE_REWRITES);
 }
 
 /**
@@ -163,13 +164,10 @@ export async function buildGuest(bytes: Uint8Array, root = cacheRoot(), options:
   const module = kind === 'module' ? await foldModule(bytes, root, target, trace) : undefined;
   if (module && shapeKnown(module)) return { dir: module.shapeDir, replace: { [MAIN_MODULE]: module.folded }, shapeDir: module.shapeDir };
   const component = kind === 'module' ? await adaptCached(bytes, root, target, trace) : bytes;
-  const dir = join(root, 'transpiled', hashOf(component, jcoVersion(), GLUE_REWRITES));
+  const dir = join(root, 'transpiled', hashOf(component, transpilerVersions(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
-    const { transpile } = await import('@bytecodealliance/jco');
-    const { files } = await transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true });
-    const glue = optimizeGlue(new TextDecoder().decode(files['guest.js'])).source;
-    files['guest.js'] = new TextEncoder().encode(glue);
-    const script = glueScript(glue);
+    const { files } = await transpileGuest(component);
+    const script = glueScript(new TextDecoder().decode(files['guest.js']));
     if (script !== undefined) files[GUEST_SCRIPT] = new TextEncoder().encode(script);
     publishDirectory(dir, files);
   }

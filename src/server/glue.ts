@@ -4,7 +4,7 @@
  * the source alone when a jco version emits something else, so at worst nothing is gained.
  * Bump GLUE_REWRITES when they change: it is part of the transpile cache key.
  */
-export const GLUE_REWRITES = 'glue-3';
+export const GLUE_REWRITES = 'glue-4';
 
 /**
  * `try { x = WebAssembly.promising(f); } catch(err) { x = f; }` runs on every instantiation and,
@@ -29,10 +29,13 @@ export function optimizeGlue(source: string): { source: string; applied: string[
   return { source: out, applied };
 }
 
-/** The two exports of a sync-instantiation transpile; a glue with any other import or export is left to `import()`. */
+/**
+ * The exports of a sync-instantiation transpile: `instantiate`, and `_util` from the jco versions
+ * that emit it. A glue with any other import or export is left to `import()`.
+ */
 const EXPORTS = [
-  ['export function instantiate(', 'function instantiate('],
-  ['export const _util =', 'const _util ='],
+  { from: 'export function instantiate(', to: 'function instantiate(', required: true },
+  { from: 'export const _util =', to: 'const _util =', required: false },
 ] as const;
 
 /**
@@ -43,8 +46,9 @@ const EXPORTS = [
  */
 export function glueScript(source: string): string | undefined {
   let out = source;
-  for (const [from, to] of EXPORTS) {
-    if (out.split(from).length !== 2) return undefined;
+  for (const { from, to, required } of EXPORTS) {
+    const found = out.split(from).length - 1;
+    if (found > 1 || (required && found === 0)) return undefined;
     out = out.replace(from, to);
   }
   // Module syntax anywhere else (`import.meta`, a dynamic `import(…)` is fine in scripts but keep it simple) keeps the module form.

@@ -20,7 +20,7 @@ import { adaptersKey } from '../adapter/inputs.js';
 import type { AdapterTarget } from '../adapter/target.js';
 import { projectRoot, packageVersion } from '../version.js';
 import { readModuleInterface, type WasmExport, type WasmImport, type WasmModuleInterface } from '../wasm/imports.js';
-import { hashOf, jcoVersion } from './build-keys.js';
+import { hashOf, transpilerVersions } from './build-keys.js';
 import { GLUE_REWRITES } from './glue.js';
 
 /** Where the stand-ins are built: beside the adapter modules, by `npm run build`. */
@@ -44,7 +44,7 @@ const typeOf = (item: WasmImport | WasmExport): string => `${item.kind}:${JSON.s
 
 /** The stand-in for a profile, target and trace: its directory, under a hash of everything its glue is made from. */
 export function standInDir(profile: readonly string[], target: AdapterTarget, trace: boolean): string {
-  return join(STAND_IN_ROOT, hashOf(profile.join(','), target, trace ? 'traced' : 'untraced', packageVersion(), ...adaptersKey(target, trace), jcoVersion(), GLUE_REWRITES));
+  return join(STAND_IN_ROOT, hashOf(profile.join(','), target, trace ? 'traced' : 'untraced', packageVersion(), ...adaptersKey(target, trace), transpilerVersions(), GLUE_REWRITES));
 }
 
 /**
