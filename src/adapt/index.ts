@@ -45,25 +45,7 @@ export class AdaptError extends Error {
  * with jco, and wit-component (through jco) encodes the result.
  */
 export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Promise<Uint8Array> {
-  const iface = inspectModule(bytes);
-  // V8's validator is native and fast; an invalid module would otherwise go all the way through
-  // wit-component (hundreds of ms) to be refused, and serve could not run it anyway.
-  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new AdaptError(`not a valid wasm module (${compileError(bytes)})`);
-  if (!iface.exports.some((e) => e.kind === 'memory' && e.name === 'memory')) {
-    throw new AdaptError('the module exports no memory named "memory"; the adapter needs it');
-  }
-  const known = knownHostcalls();
-  const unknown = iface.imports.filter((imp) => {
-    const c = classifyImport(known, imp).kind;
-    return c === 'unknown' || c === 'other';
-  });
-  if (unknown.length && options.unknownImports !== 'trap') {
-    throw new AdaptError(`imports that the Fastly ABI does not define: ${unknown.map((imp) => printable(importLabel(imp))).join(', ')}`);
-  }
-  if (unknown.some((imp) => imp.kind !== 'function')) {
-    throw new AdaptError(`non-function imports cannot be stubbed: ${unknown.filter((i) => i.kind !== 'function').map((imp) => printable(importLabel(imp))).join(', ')}`);
-  }
-
+  const { iface, known, unknown } = checkAdaptable(bytes, options);
   const folded = foldImports(bytes, known);
 
   const variant = iface.exports.some((e) => e.kind === 'function' && e.name === '_start') ? 'command' : 'library';
@@ -89,6 +71,33 @@ export async function adapt(bytes: Uint8Array, options: AdaptOptions = {}): Prom
     throw new AdaptError(`the adapted component does not decode: ${firstLine(err)}`);
   }
   return component;
+}
+
+/**
+ * What `adapt` refuses, checked without adapting: a module that does not decode or validate, has
+ * no memory export, or imports what the ABI does not define (unless `unknownImports: 'trap'`,
+ * and then only functions). Throws `AdaptError`; returns what adapting it needs.
+ */
+export function checkAdaptable(bytes: Uint8Array, options: Pick<AdaptOptions, 'unknownImports'> = {}) {
+  const iface = inspectModule(bytes);
+  // V8's validator is native and fast; an invalid module would otherwise go all the way through
+  // wit-component (hundreds of ms) to be refused, and serve could not run it anyway.
+  if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) throw new AdaptError(`not a valid wasm module (${compileError(bytes)})`);
+  if (!iface.exports.some((e) => e.kind === 'memory' && e.name === 'memory')) {
+    throw new AdaptError('the module exports no memory named "memory"; the adapter needs it');
+  }
+  const known = knownHostcalls();
+  const unknown = iface.imports.filter((imp) => {
+    const c = classifyImport(known, imp).kind;
+    return c === 'unknown' || c === 'other';
+  });
+  if (unknown.length && options.unknownImports !== 'trap') {
+    throw new AdaptError(`imports that the Fastly ABI does not define: ${unknown.map((imp) => printable(importLabel(imp))).join(', ')}`);
+  }
+  if (unknown.some((imp) => imp.kind !== 'function')) {
+    throw new AdaptError(`non-function imports cannot be stubbed: ${unknown.filter((i) => i.kind !== 'function').map((imp) => printable(importLabel(imp))).join(', ')}`);
+  }
+  return { iface, known, unknown };
 }
 
 /** Reads a module's imports/exports, turning decode failures into user-facing errors. */

@@ -152,18 +152,40 @@ const shapeKnown = (module: FoldedModule): boolean => existsSync(join(module.sha
 /**
  * Adapts (a legacy module) and transpiles an app into a directory, without compiling it: what a
  * background build (src/server/background-build.ts) does. Adapted and transpiled output is
- * cached on disk by content hash. A legacy module whose shape (imports and exports) was seen
- * before skips adapt and transpile altogether: wit-component embeds the folded module as it is
- * and the glue depends only on the shape, so the cached glue and adapter modules serve it with
- * the new module in place of the old.
+ * cached on disk by content hash. wit-component embeds a legacy module's folded module as it is
+ * and the glue depends only on its shape (imports and exports), so a module of a shape seen
+ * before skips adapt and transpile altogether, and the glue of a new shape is made from the
+ * module's stub (src/wasm/shape-stub.ts: the shape without the code, tens of KB where a
+ * js-compute module is 11.5 MB); either way the glue and adapter modules of the shape serve the
+ * module, which stands in for the folded stub.
  */
 export async function buildGuest(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestBuild> {
   const { target = 'subscribe', trace = false } = options;
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
   const module = kind === 'module' ? await foldModule(bytes, root, target, trace) : undefined;
-  if (module && shapeKnown(module)) return { dir: module.shapeDir, replace: { [MAIN_MODULE]: module.folded }, shapeDir: module.shapeDir };
+  const ofShape = (): GuestBuild | undefined => (module && shapeKnown(module) ? { dir: module.shapeDir, replace: { [MAIN_MODULE]: module.folded }, shapeDir: module.shapeDir } : undefined);
+  const known = ofShape();
+  if (known) return known;
+  if (module) {
+    // A new shape: learnt from the module's stub (src/wasm/shape-stub.ts), which has the same
+    // imports and exports and none of the code, after the checks adapt would make of the module.
+    const [{ checkAdaptable, foldImports }, { shapeStub }] = await Promise.all([import('../adapt/index.js'), import('../wasm/shape-stub.js')]);
+    checkAdaptable(bytes, { unknownImports: 'trap' });
+    const stub = shapeStub(bytes);
+    keepShape(await transpiledDir(await adaptCached(stub, root, target, trace), root), module.shapeDir, foldImports(stub));
+    const learnt = ofShape();
+    if (learnt) return learnt;
+    // wit-component changed the stub (a module carrying component types of its own): the module itself goes through.
+  }
   const component = kind === 'module' ? await adaptCached(bytes, root, target, trace) : bytes;
+  const dir = await transpiledDir(component, root);
+  if (module) keepShape(dir, module.shapeDir, module.folded);
+  return { dir, replace: {}, ...(module && shapeKnown(module) ? { shapeDir: module.shapeDir } : {}) };
+}
+
+/** The directory of a component's transpile, made unless cached. */
+async function transpiledDir(component: Uint8Array, root: string): Promise<string> {
   const dir = join(root, 'transpiled', hashOf(component, transpilerVersions(), GLUE_REWRITES));
   if (!existsSync(join(dir, 'guest.js'))) {
     const { files } = await transpileGuest(component);
@@ -171,8 +193,7 @@ export async function buildGuest(bytes: Uint8Array, root = cacheRoot(), options:
     if (script !== undefined) files[GUEST_SCRIPT] = new TextEncoder().encode(script);
     publishDirectory(dir, files);
   }
-  if (module) keepShape(dir, module.shapeDir, module.folded);
-  return { dir, replace: {}, ...(module && shapeKnown(module) ? { shapeDir: module.shapeDir } : {}) };
+  return dir;
 }
 
 /**

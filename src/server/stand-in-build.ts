@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
 import { preview1Reactor } from '../adapt/index.js';
 import { foldImports } from '../adapt/fold.js';
@@ -13,7 +13,7 @@ import { adapterModule } from '../adapter/build.js';
 import type { AdapterTarget } from '../adapter/target.js';
 import { readModuleInterface, type WasmFuncType } from '../wasm/imports.js';
 import { buildGuest, publishDirectory } from './artifacts.js';
-import { STAND_IN_INTERFACE, STAND_IN_PROFILES, STAND_IN_ROOT, standInDir, wired } from './stand-in.js';
+import { STAND_IN_INTERFACE, STAND_IN_PROFILES, standInDir, wired } from './stand-in.js';
 
 /** Where the adapter and the WASI preview1 adapter import the main module's exports from. */
 const MAIN_MODULE_IMPORTS = '__main_module__';
@@ -66,12 +66,12 @@ async function buildStandIn(profile: readonly string[], target: AdapterTarget, t
   }
 }
 
-/** Builds the untraced stand-ins of every profile for the given targets, and removes stale ones. */
+/**
+ * Builds the untraced stand-ins of every profile for the given targets. Those of other inputs
+ * stay (as adapter builds do): a compiled tree elsewhere, such as the tests', keys its own.
+ */
 export async function buildStandIns(targets: readonly AdapterTarget[]): Promise<string[]> {
   const dirs: string[] = [];
   for (const target of targets) for (const profile of STAND_IN_PROFILES) dirs.push(await buildStandIn(profile, target, false));
-  // Another version's (its key names every input): no start would ever find it again.
-  const current = new Set(dirs.map((dir) => basename(dir)));
-  for (const name of readdirSync(STAND_IN_ROOT)) if (!current.has(name) && !name.endsWith('.tmp')) rmSync(join(STAND_IN_ROOT, name), { recursive: true, force: true });
   return dirs;
 }

@@ -163,7 +163,7 @@ function readImportDesc(r: Reader): { kind: WasmExternKind; typeIndex?: number }
   return { kind };
 }
 
-function encodeLeb(value: number): Uint8Array {
+export function encodeLeb(value: number): Uint8Array {
   const out: number[] = [];
   let v = value >>> 0;
   do {
@@ -180,7 +180,7 @@ function encodeName(name: string): Uint8Array {
   return concat([encodeLeb(utf8.length), utf8]);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -208,7 +208,7 @@ function readImport(r: Reader, funcType: (index: number, at: number) => WasmFunc
   return { module, name, kind: desc.kind };
 }
 
-class Reader {
+export class Reader {
   pos = 0;
   constructor(private readonly buf: Uint8Array) {}
 
