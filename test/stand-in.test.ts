@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -91,6 +91,24 @@ describe('serve on a stand-in', () => {
     expect(await after.text()).toBe(body);
     expect(serve.stderr.join('\n')).not.toMatch(/glue failed/);
   }, 120_000);
+
+  it('a --watch reload to a module of a new shape starts it on a stand-in too, then switches', async () => {
+    const app = join(mkdtempSync(join(tmpdir(), 'witshim-stand-in-')), 'app.wasm');
+    copyFileSync(join(here, 'fixtures/c/hostcalls.wasm'), app);
+    const watched = await startServe(dist, app, [STAND_IN, '--watch'], { WITSHIM_CACHE_DIR: mkdtempSync(join(tmpdir(), 'witshim-stand-in-')) });
+    try {
+      await watched.waitForLine(/^Switched from the stand-in glue/, 90_000);
+      // hello.wasm imports other hostcalls than hostcalls.wasm: a shape this cache has not seen.
+      copyFileSync(join(here, 'fixtures/c/hello.wasm'), app);
+      await watched.waitForLine(/^Reloaded in \d+ms$/, 60_000);
+      expect(watched.stdout.filter((line) => line.startsWith('Serving through the stand-in glue'))).toHaveLength(2);
+      expect(await (await fetch(watched.url)).text()).toContain('hello from C');
+      await expect.poll(() => watched.stdout.filter((line) => line.startsWith('Switched from the stand-in glue')).length, { timeout: 90_000 }).toBe(2);
+      expect(await (await fetch(watched.url)).text()).toContain('hello from C');
+    } finally {
+      await watched.stop();
+    }
+  }, 180_000);
 
   it('stopping the server stops a background build', async () => {
     // The js-compute app's own glue takes seconds to build: it is still building when listening.
