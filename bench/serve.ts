@@ -200,7 +200,7 @@ console.log(`| … its own glue built in the background and switched to | ${neve
 console.log(`| never seen, empty cache, --no-stand-in (own glue first) | ${f0(neverSeenOwn.firstMs)} | — |`);
 console.log(`| never seen, its shape known (a rebuild under --watch) | ${f0(newModuleMs)} | ≤ 2500 |`);
 console.log(`| cached | ${f0(cachedMs)} | ≤ 800 |`);
-console.log('\n| empty cache, in process | adapt | of which wit-component | transpile | compile | load glue | first instance + request |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('\n| empty cache, in process | stub | adapt stub | transpile stub | adapt module | of which wit-component | transpile module | compile | load glue | first instance + request |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 const b = breakdown;
-console.log(`| ms | ${f0(b.adaptMs!)} | ${f0(b.witComponentMs!)} | ${f0(b.transpileMs!)} | ${f0(b.compileMs!)} | ${f0(b.loadGlueMs!)} | ${f0(b.firstInstanceMs!)} |`);
+console.log(`| ms | ${f0(b.stubMs!)} | ${f0(b.adaptStubMs!)} | ${f0(b.transpileStubMs!)} | ${f0(b.adaptMs!)} | ${f0(b.witComponentMs!)} | ${f0(b.transpileMs!)} | ${f0(b.compileMs!)} | ${f0(b.loadGlueMs!)} | ${f0(b.firstInstanceMs!)} |`);

@@ -1,7 +1,8 @@
 // Where `witshim serve`'s start-up goes for a legacy module, in process on the compiled dist/:
-// `node bench/startup.mjs <legacy.wasm>` prints JSON with ms for each step serve takes before it
-// answers a module it has never seen — adapt (of which wit-component), transpile (jco), compile
-// (the core modules), load (import of the transpiled glue) and the first instance + request.
+// `node bench/startup.mjs <legacy.wasm>` prints JSON with ms for each step of making a module's
+// glue and serving it — the stub serve adapts and transpiles for a new shape (stub, adapt,
+// transpile), then the full path for comparison: adapt (of which wit-component), transpile,
+// compile (the core modules), load (import of the transpiled glue) and the first instance + request.
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { adapt } from '../dist/adapt/index.js';
 import { emptyHostConfig } from '../dist/host/config.js';
 import { createRunner } from '../dist/host/runner.js';
 import { transpileGuest } from '../dist/server/transpile.js';
+import { shapeStub } from '../dist/wasm/shape-stub.js';
 
 const legacy = new Uint8Array(readFileSync(process.argv[2]));
 const times = {};
@@ -20,6 +22,11 @@ const step = async (name, fn) => {
   times[name] = performance.now() - started;
   return value;
 };
+// What `serve` does to make a new shape's glue (src/server/artifacts.ts): adapt and transpile the
+// module's stub, then the module stands in for it. The full path (`witshim adapt`) for comparison.
+const stubbed = await step('stubMs', () => shapeStub(legacy));
+const stubComponent = await step('adaptStubMs', () => adapt(stubbed, { unknownImports: 'trap' }));
+await step('transpileStubMs', () => transpileGuest(stubComponent));
 const component = await step('adaptMs', () => adapt(legacy, { unknownImports: 'trap', onWitComponent: (ms) => (times.witComponentMs = ms) }));
 const { files } = await step('transpileMs', () => transpileGuest(component));
 const dir = mkdtempSync(join(tmpdir(), 'witshim-startup-'));
