@@ -172,8 +172,10 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
   try {
     await pool.warm();
   } catch (err) {
-    // The app did not load, or no worker could start it: nothing may keep running.
+    // The app did not load, or no worker could start it: nothing may keep running, a
+    // background build of its own glue included.
     await pool.close();
+    (await core.own)?.cancel();
     throw err;
   }
   let artifacts = await core.artifacts;
