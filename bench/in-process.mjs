@@ -1,5 +1,5 @@
 // The in-process side of bench/serve.ts: `node bench/in-process.mjs <legacy.wasm> <rounds>`
-// prints JSON `{ runMs, instantiateMs, bareMs }`. Plain JavaScript on the compiled dist/, run by
+// prints JSON `{ runMs, instantiateMs, bareMs, ratio }`. Plain JavaScript on the compiled dist/, run by
 // plain node, because a TypeScript loader (tsx) also transforms the transpiled guest glue it
 // imports, and its keep-names wrappers slow every instantiation.
 import { readFileSync } from 'node:fs';
@@ -47,9 +47,42 @@ const runMs = meanMs(() => run(message));
 // The same instantiation without calling the handler.
 const noHandler = (getCoreModule, imports, instantiateCore) => (instantiate(getCoreModule, imports, instantiateCore), {});
 const instantiateOnly = createRunner({ instantiate: noHandler, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: stubChannel }).run;
-const instantiateMs = meanMs(() => instantiateOnly({ kind: 'command', args: [], env: {} }));
 const module = new WebAssembly.Module(legacy);
 const stubs = {};
 for (const entry of WebAssembly.Module.imports(module)) if (entry.kind === 'function') (stubs[entry.module] ??= {})[entry.name] = () => 0;
-const bareMs = meanMs(() => new WebAssembly.Instance(module, stubs));
-console.log(JSON.stringify({ runMs, instantiateMs, bareMs }));
+const { aMs: instantiateMs, bMs: bareMs, ratio } = sideBySide(() => instantiateOnly({ kind: 'command', args: [], env: {} }), () => new WebAssembly.Instance(module, stubs));
+console.log(JSON.stringify({ runMs, instantiateMs, bareMs, ratio }));
+
+/**
+ * Two costs measured side by side: alternating batches (as many runs in all as `rounds` each),
+ * so that the machine's load, which swings within seconds here, weighs on both alike; the
+ * medians of the batches, and the median of the batch-by-batch ratios.
+ */
+function sideBySide(a, b) {
+  const batches = 12;
+  const perBatch = Math.max(3, Math.round(rounds / batches));
+  meanMs(a);
+  meanMs(b);
+  const as = [];
+  const bs = [];
+  const ratios = [];
+  for (let i = 0; i < batches; i++) {
+    const x = batchMs(a, perBatch);
+    const y = batchMs(b, perBatch);
+    as.push(x);
+    bs.push(y);
+    ratios.push(x / y);
+  }
+  return { aMs: median(as), bMs: median(bs), ratio: median(ratios) };
+}
+
+function batchMs(fn, count) {
+  const started = performance.now();
+  for (let i = 0; i < count; i++) fn();
+  return (performance.now() - started) / count;
+}
+
+function median(values) {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)];
+}
