@@ -112,13 +112,20 @@ function keepShape(transpiledDir: string, shapeDir: string, folded: Uint8Array):
   if (existsSync(join(shapeDir, 'guest.js'))) return;
   const main = readFileSync(join(transpiledDir, MAIN_MODULE));
   if (!Buffer.from(main).equals(Buffer.from(folded))) return;
-  const files: Record<string, Uint8Array> = {};
-  for (const name of readdirSync(transpiledDir, { recursive: true, withFileTypes: true })) {
-    if (!name.isFile() || name.name === MAIN_MODULE) continue;
-    const path = join(name.parentPath, name.name);
-    files[path.slice(transpiledDir.length + 1)] = readFileSync(path);
-  }
+  const files = readDirectory(transpiledDir);
+  delete files[MAIN_MODULE];
   publishDirectory(shapeDir, files);
+}
+
+/** Every file under `dir`, by its path relative to `dir`: what `publishDirectory` writes back. */
+export function readDirectory(dir: string): Record<string, Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files[path.slice(dir.length + 1)] = readFileSync(path);
+  }
+  return files;
 }
 
 /** Where a guest's build is: a transpiled directory, and core modules in place of some of its files. */

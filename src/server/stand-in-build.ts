@@ -3,7 +3,7 @@
  * stub module goes through the same adapt and transpile as any legacy module, and its shape (the
  * glue and adapter modules, without the stub) is kept with the stub's interface.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@bytecodealliance/jco-transpile/wasm-tools';
@@ -12,7 +12,7 @@ import { foldImports } from '../adapt/fold.js';
 import { adapterModule } from '../adapter/build.js';
 import type { AdapterTarget } from '../adapter/target.js';
 import { readModuleInterface, type WasmFuncType } from '../wasm/imports.js';
-import { buildGuest, publishDirectory } from './artifacts.js';
+import { buildGuest, publishDirectory, readDirectory } from './artifacts.js';
 import { STAND_IN_INTERFACE, STAND_IN_PROFILES, standInDir, wired } from './stand-in.js';
 
 /** Where the adapter and the WASI preview1 adapter import the main module's exports from. */
@@ -53,12 +53,7 @@ async function buildStandIn(profile: readonly string[], target: AdapterTarget, t
   try {
     const { shapeDir } = await buildGuest(stub, root, { target, trace });
     if (!shapeDir) throw new Error('wit-component rewrote the stub module, so its glue cannot stand in for others');
-    const files: Record<string, Uint8Array> = { [STAND_IN_INTERFACE]: new TextEncoder().encode(JSON.stringify(readModuleInterface(foldImports(stub)))) };
-    for (const entry of readdirSync(shapeDir, { recursive: true, withFileTypes: true })) {
-      if (!entry.isFile()) continue;
-      const path = join(entry.parentPath, entry.name);
-      files[path.slice(shapeDir.length + 1)] = readFileSync(path);
-    }
+    const files = { ...readDirectory(shapeDir), [STAND_IN_INTERFACE]: new TextEncoder().encode(JSON.stringify(readModuleInterface(foldImports(stub)))) };
     publishDirectory(dir, files);
     return dir;
   } finally {
