@@ -46,11 +46,12 @@ export interface LoadOptions {
 
 /** Adapts (when legacy), transpiles and compiles an app for the workers, once per content. */
 export function loadApp(app: AppSource, options: LoadOptions = {}): Promise<GuestArtifacts> {
-  return loadBytes(readAppBytes(app), typeof app === 'string' ? app : 'app', options);
+  const bytes = readAppBytes(app);
+  return loadBytes(bytes, preparedKey(bytes, options), typeof app === 'string' ? app : 'app', options);
 }
 
-function loadBytes(bytes: Uint8Array, label: string, options: LoadOptions): Promise<GuestArtifacts> {
-  const key = preparedKey(bytes, options);
+/** `key` is `preparedKey(bytes, options)`: a hash of the whole module, made once per load. */
+function loadBytes(bytes: Uint8Array, key: string, label: string, options: LoadOptions): Promise<GuestArtifacts> {
   let entry = prepared.get(key);
   if (!entry) {
     const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
@@ -90,8 +91,9 @@ export async function loadAppQuickly(app: AppSource, options: LoadOptions = {}):
   const bytes = readAppBytes(app);
   const label = typeof app === 'string' ? app : 'app';
   const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
-  const standIn = prepared.has(preparedKey(bytes, options)) ? undefined : await prepareStandIn(bytes, undefined, { target, memoryBytes, trace }).catch(() => undefined);
-  if (!standIn) return { artifacts: await loadBytes(bytes, label, options) };
+  const key = preparedKey(bytes, options);
+  const standIn = prepared.has(key) ? undefined : await prepareStandIn(bytes, undefined, { target, memoryBytes, trace }).catch(() => undefined);
+  if (!standIn) return { artifacts: await loadBytes(bytes, key, label, options) };
   const build = buildInBackground(bytes, undefined, { target, trace });
-  return { artifacts: standIn, own: { artifacts: build.done.then(() => loadBytes(bytes, label, options)), cancel: build.cancel } };
+  return { artifacts: standIn, own: { artifacts: build.done.then(() => loadBytes(bytes, key, label, options)), cancel: build.cancel } };
 }
