@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { prepareGuest, prepareStandIn } from '../server/artifacts.js';
+import { prepareGuest, prepareServable } from '../server/artifacts.js';
 import { buildInBackground } from '../server/background-build.js';
 import type { GuestArtifacts } from '../server/pool.js';
 import { DEFAULT_TARGET, type AdapterTarget } from '../adapter/target.js';
@@ -52,22 +52,26 @@ export function loadApp(app: AppSource, options: LoadOptions = {}): Promise<Gues
 
 /** `key` is `preparedKey(bytes, options)`: a hash of the whole module, made once per load. */
 function loadBytes(bytes: Uint8Array, key: string, label: string, options: LoadOptions): Promise<GuestArtifacts> {
-  let entry = prepared.get(key);
-  if (!entry) {
-    const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
-    entry = prepareGuest(bytes, undefined, { target, memoryBytes, trace }).catch((err: Error) => {
-      prepared.delete(key);
-      throw new AppError(`${label}: ${err.message.split('\n')[0]}`);
-    });
-    prepared.set(key, entry);
-    // The oldest go first; servers still using them keep their own references.
-    for (const old of prepared.keys()) {
-      if (prepared.size <= PREPARED_KEPT) break;
-      prepared.delete(old);
-    }
+  const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
+  return prepared.get(key) ?? remember(key, label, prepareGuest(bytes, undefined, { target, memoryBytes, trace }));
+}
+
+/** Keeps an app being prepared under its key, its failure as a one-line `AppError`. */
+function remember(key: string, label: string, preparing: Promise<GuestArtifacts>): Promise<GuestArtifacts> {
+  const entry = preparing.catch((err: Error) => {
+    prepared.delete(key);
+    throw appError(label, err);
+  });
+  prepared.set(key, entry);
+  // The oldest go first; servers still using them keep their own references.
+  for (const old of prepared.keys()) {
+    if (prepared.size <= PREPARED_KEPT) break;
+    prepared.delete(old);
   }
   return entry;
 }
+
+const appError = (label: string, err: Error) => new AppError(`${label}: ${err.message.split('\n')[0]}`);
 
 function preparedKey(bytes: Uint8Array, options: LoadOptions): string {
   const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
@@ -92,8 +96,10 @@ export async function loadAppQuickly(app: AppSource, options: LoadOptions = {}):
   const label = typeof app === 'string' ? app : 'app';
   const { target = DEFAULT_TARGET, memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
   const key = preparedKey(bytes, options);
-  const standIn = prepared.has(key) ? undefined : await prepareStandIn(bytes, undefined, { target, memoryBytes, trace }).catch(() => undefined);
-  if (!standIn) return { artifacts: await loadBytes(bytes, key, label, options) };
+  const known = prepared.get(key);
+  if (known) return { artifacts: await known };
+  const servable = await prepareServable(bytes, undefined, { target, memoryBytes, trace }).catch((err: Error) => Promise.reject(appError(label, err)));
+  if (!servable.standIn) return { artifacts: await remember(key, label, Promise.resolve(servable.artifacts)) };
   const build = buildInBackground(bytes, undefined, { target, trace });
-  return { artifacts: standIn, own: { artifacts: build.done.then(() => loadBytes(bytes, key, label, options)), cancel: build.cancel } };
+  return { artifacts: servable.artifacts, own: { artifacts: build.done.then(() => loadBytes(bytes, key, label, options)), cancel: build.cancel } };
 }

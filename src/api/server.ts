@@ -9,7 +9,7 @@ import { guestEnvironment, requestId, startDevServer, type DevServer, type Serve
 import { Services } from '../server/services/index.js';
 import { createRetirer } from '../server/retire.js';
 import { selfSignedLocalhost, type TlsIdentity } from '../server/tls.js';
-import { loadApp, loadAppQuickly, type AppSource, type QuickLoad } from './app.js';
+import { loadApp, loadAppQuickly, type AppSource, type LoadOptions, type QuickLoad } from './app.js';
 import type { AdapterTarget } from '../adapter/target.js';
 import type { SandboxLimits } from '../server/sandboxes.js';
 import type { HostcallTrace } from '../server/hostcall-trace.js';
@@ -137,6 +137,11 @@ async function withTrace(logger: Logger, traceHostcalls: ServerOptions['traceHos
   return { ...logger, hostcalls: (request, reports) => traceHostcalls(describeTrace(request, reports)) };
 }
 
+/** An app to serve: on a stand-in while its own glue is built when `standIn` (see `loadAppQuickly`). */
+function loadForServing(app: AppSource, options: LoadOptions, standIn = false): Promise<QuickLoad> {
+  return standIn ? loadAppQuickly(app, options) : loadApp(app, options).then((artifacts) => ({ artifacts }));
+}
+
 /**
  * Loads an app (a legacy core module is adapted on the fly) and starts its workers. Throws
  * `AppError` for an app that cannot be read or loaded, `ConfigError` for a bad config.
@@ -147,7 +152,7 @@ export async function createServer(app: AppSource, options: ServerOptions = {}):
   const requestLimits = { ...PLATFORM_REQUEST_LIMITS, ...options.requestLimits };
   const load = { target: options.target, memoryBytes: limits.memoryBytes, trace: options.traceHostcalls !== undefined };
   // Not awaited: the workers boot while the app loads (startServerCore waits for both).
-  const loading: Promise<QuickLoad> = options.standIn ? loadAppQuickly(app, load) : loadApp(app, load).then((artifacts) => ({ artifacts }));
+  const loading = loadForServing(app, load, options.standIn);
   const core: ServerCore = {
     artifacts: loading.then((loaded) => loaded.artifacts),
     // A failed load is reported through `artifacts`.
@@ -252,7 +257,7 @@ export async function startServerCore(core: ServerCore, options: ConfigOptions =
     },
     async reload(app, source) {
       const load = { target: core.target, memoryBytes: poolOptions.limits.memoryBytes, trace: core.trace };
-      const loaded: QuickLoad | undefined = app === undefined ? undefined : core.standIn ? await loadAppQuickly(app, load) : { artifacts: await loadApp(app, load) };
+      const loaded = app === undefined ? undefined : await loadForServing(app, load, core.standIn);
       const nextConfig = source === undefined ? config : resolveConfig(source, { ...options, appPath: typeof app === 'string' ? app : undefined });
       await swap(loaded?.artifacts ?? artifacts, nextConfig);
       if (loaded) switchWhenBuilt(loaded.own);

@@ -167,10 +167,23 @@ const shapeKnown = (module: FoldedModule): boolean => existsSync(join(module.sha
  * module, which stands in for the folded stub.
  */
 export async function buildGuest(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestBuild> {
-  const { target = 'subscribe', trace = false } = options;
+  return buildRead(await readGuest(bytes, root, options), root, options);
+}
+
+/** An app's bytes as a build starts from them: its kind, and a legacy module folded. */
+interface GuestRead {
+  bytes: Uint8Array;
+  kind: WasmKind;
+  module: FoldedModule | undefined;
+}
+
+async function readGuest(bytes: Uint8Array, root: string, { target = 'subscribe', trace = false }: PrepareOptions): Promise<GuestRead> {
   const kind = wasmKind(bytes);
   if (kind === undefined) throw new Error('not a WebAssembly module or component (bad header)');
-  const module = kind === 'module' ? await foldModule(bytes, root, target, trace) : undefined;
+  return { bytes, kind, module: kind === 'module' ? await foldModule(bytes, root, target, trace) : undefined };
+}
+
+async function buildRead({ bytes, kind, module }: GuestRead, root: string, { target = 'subscribe', trace = false }: PrepareOptions): Promise<GuestBuild> {
   const ofShape = (): GuestBuild | undefined => (module && shapeKnown(module) ? { dir: module.shapeDir, replace: { [MAIN_MODULE]: module.folded }, shapeDir: module.shapeDir } : undefined);
   const known = ofShape();
   if (known) return known;
@@ -214,15 +227,23 @@ export async function prepareGuest(bytes: Uint8Array, root = cacheRoot(), option
 }
 
 /**
- * A legacy module of a shape never seen, served at once through a stand-in glue
- * (src/server/stand-in.ts) with the module in place of the stand-in's: undefined when its own
- * shape is known (`prepareGuest` is then as quick), when no stand-in fits it, or for components.
+ * What `prepareGuest` makes, except for a legacy module of a shape never seen that a stand-in
+ * (src/server/stand-in.ts) fits: that one comes back at once with the stand-in's glue and the
+ * module in place of the stand-in's (`standIn` true), its own glue not built. The module is read
+ * and folded once either way.
  */
-export async function prepareStandIn(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<GuestArtifacts | undefined> {
+export async function prepareServable(bytes: Uint8Array, root = cacheRoot(), options: PrepareOptions = {}): Promise<{ artifacts: GuestArtifacts; standIn: boolean }> {
   const { target = 'subscribe', memoryBytes = PLATFORM_GUEST_LIMITS.memoryBytes, trace = false } = options;
-  if (wasmKind(bytes) !== 'module') return undefined;
-  const module = await foldModule(bytes, root, target, trace);
-  if (module === undefined || shapeKnown(module)) return undefined;
-  const dir = standInFor(module.folded, target, trace);
-  return dir === undefined ? undefined : loadArtifacts(dir, memoryBytes, { [MAIN_MODULE]: module.folded });
+  const read = await readGuest(bytes, root, options);
+  const { module } = read;
+  const dir = module && !shapeKnown(module) ? standInFor(module.folded, target, trace) : undefined;
+  if (module && dir) {
+    try {
+      return { artifacts: await loadArtifacts(dir, memoryBytes, { [MAIN_MODULE]: module.folded }), standIn: true };
+    } catch {
+      // A module V8 refuses: its own build below says why, as adapt would.
+    }
+  }
+  const { dir: built, replace } = await buildRead(read, root, options);
+  return { artifacts: await loadArtifacts(built, memoryBytes, replace), standIn: false };
 }

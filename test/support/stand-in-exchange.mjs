@@ -8,10 +8,11 @@ import { pathToFileURL } from 'node:url';
 
 const [dist, app, root, mode] = process.argv.slice(2);
 const load = (path) => import(pathToFileURL(join(dist, path)).href);
-const [{ prepareGuest, prepareStandIn }, { startServerCore }, { emptyHostConfig }] = await Promise.all([load('server/artifacts.js'), load('api/server.js'), load('host/config.js')]);
+const [{ prepareGuest, prepareServable }, { startServerCore }, { emptyHostConfig }] = await Promise.all([load('server/artifacts.js'), load('api/server.js'), load('host/config.js')]);
 const bytes = new Uint8Array(readFileSync(app));
-const artifacts = mode === 'stand-in' ? await prepareStandIn(bytes, root) : await prepareGuest(bytes, root);
-if (!artifacts) {
+const servable = mode === 'stand-in' ? await prepareServable(bytes, root) : { artifacts: await prepareGuest(bytes, root), standIn: false };
+const { artifacts } = servable;
+if (mode === 'stand-in' && !servable.standIn) {
   console.log(JSON.stringify({ glue: 'none' }));
 } else {
   const quiet = { info() {}, error() {}, guestOutput() {}, endpoint() {} };
