@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { transpile } from '@bytecodealliance/jco';
 import { describe, expect, it } from 'vitest';
 import { adapt } from '../src/adapt/index.js';
 import { glueScript, optimizeGlue } from '../src/server/glue.js';
@@ -41,10 +40,11 @@ describe('a component jco-glue cannot read', () => {
   it('is transpiled by the current jco, whose reason is reported when it fails too', { timeout: 60_000 }, async () => {
     const component = await adapt(readFileSync(join(import.meta.dirname, 'fixtures/c/echo.wasm')), { unknownImports: 'trap' });
     const refusing = { name: 'jco-glue' as const, transpile: () => Promise.reject(new Error('unsupported component-model feature')) };
-    const { transpiler, files } = await transpileGuest(component, [refusing, TRANSPILERS[1]!]);
+    const current = TRANSPILERS.find((t) => t.name === 'jco')!;
+    const { transpiler, files } = await transpileGuest(component, [refusing, current]);
     expect(transpiler).toBe('jco');
     expect(new TextDecoder().decode(files['guest.js'])).toContain('export function instantiate(');
-    const failure: unknown = await transpileGuest(new Uint8Array([1, 2, 3]), [refusing, TRANSPILERS[1]!]).then(() => undefined, (err: unknown) => err);
+    const failure: unknown = await transpileGuest(new Uint8Array([1, 2, 3]), [refusing, current]).then(() => undefined, (err: unknown) => err);
     expect(failure).toBeDefined();
     expect(String((failure as Error).message ?? failure)).not.toContain('unsupported component-model feature');
   });
@@ -53,7 +53,8 @@ describe('a component jco-glue cannot read', () => {
 describe("the rewrites of the current jco's glue (the fallback)", () => {
   it('all apply to what the current jco emits for an adapted legacy module', { timeout: 60_000 }, async () => {
     const component = await adapt(readFileSync(join(import.meta.dirname, 'fixtures/c/echo.wasm')), { unknownImports: 'trap' });
-    const { files } = await transpile(component, { name: 'guest', instantiation: 'sync', noTypescript: true, base64Cutoff: 0, quiet: true });
+    // The current jco as serve calls it, before the rewrites.
+    const files = await TRANSPILERS.find((t) => t.name === 'jco')!.transpile(component);
     const glue = new TextDecoder().decode(files['guest.js']);
     const { source, applied } = optimizeGlue(glue);
     // One `promising` rewrite per realloc jco wraps (echo returns lists, so it has them), and the
