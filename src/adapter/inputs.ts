@@ -21,6 +21,20 @@ const generatorDir = dirname(fileURLToPath(import.meta.url));
  * module under it (its mappings and the per-hostcall generator live in subfolders).
  */
 export function inputsHash(variant: AdapterVariant, target: AdapterTarget = DEFAULT_TARGET, trace = false): string {
+  const key = `${variant}.${target}.${trace}`;
+  let hash = hashes.get(key);
+  if (hash === undefined) hashes.set(key, (hash = hashInputs(variant, target, trace)));
+  return hash;
+}
+
+/**
+ * Hashes read every file of the ABIs and the generator (~10 ms); a start asks for them several
+ * times (the shape key, the adapted-module key, each stand-in's key), and they do not change
+ * while a process runs.
+ */
+const hashes = new Map<string, string>();
+
+function hashInputs(variant: AdapterVariant, target: AdapterTarget, trace: boolean): string {
   const h = createHash('sha256').update(variant).update(target).update(trace ? 'traced' : 'untraced');
   const visit = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
