@@ -6,6 +6,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { BackendSpec, HostConfig } from './config.js';
+import type { IndirectShim } from './indirect-calls.js';
 import type { ServiceCall, ServiceReply } from './services/protocol.js';
 
 export type HeaderList = Array<[name: string, value: Uint8Array]>;
@@ -163,6 +164,8 @@ export interface WorkerGuest {
   /** The glue as a classic script, compiled with V8's code cache at `codeCache` (written by the first worker to start without one). */
   guestScript?: { path: string; codeCache: string };
   coreModules: Record<string, WebAssembly.Module>;
+  /** wit-component shim/fixup pairs the host answers in JavaScript (see indirect-calls.ts). */
+  indirectShims?: IndirectShim[];
 }
 
 export interface WorkerInit {

@@ -9,6 +9,7 @@ import { Body } from './body.js';
 import type { MainChannel } from './channel.js';
 import type { HostConfig } from './config.js';
 import { buildImports } from './imports.js';
+import { Indirection, type IndirectShim } from './indirect-calls.js';
 import { Request } from './messages.js';
 import type { DownstreamRequest, RunMessage, WorkerToMain } from './protocol.js';
 import { Session } from './session.js';
@@ -28,6 +29,8 @@ export type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
 export interface RunnerOptions {
   instantiate: Instantiate;
   coreModules: Record<string, WebAssembly.Module>;
+  /** The guest's shim/fixup pairs answered in JavaScript instead of instantiated (see indirect-calls.ts). */
+  indirectShims?: readonly IndirectShim[];
   config: HostConfig;
   channel: MainChannel;
   /** Called as a reusable sandbox takes a further request: the worker restarts its per-request CPU clock. */
@@ -51,7 +54,7 @@ export interface Runner {
   prepare(): void;
 }
 
-export function createRunner({ instantiate, coreModules, config, channel, onRebind }: RunnerOptions): Runner {
+export function createRunner({ instantiate, coreModules, indirectShims = [], config, channel, onRebind }: RunnerOptions): Runner {
   const getCoreModule = (name: string) => {
     const module = coreModules[name];
     if (!module) throw new Error(`transpiled guest asks for unknown core module ${name}`);
@@ -68,7 +71,10 @@ export function createRunner({ instantiate, coreModules, config, channel, onRebi
     const session = new Session(channel, config, undefined);
     const options: WasiOptions = { env: {}, args: [], lines: true, output: (stream, line) => channel.notify({ op: 'output', stream, line }) };
     const wasi = createWasi(options);
+    const indirection = new Indirection(indirectShims, coreModules);
     const instance = instantiate(getCoreModule, buildImports(session, wasi), (module, imports) => {
+      const answered = indirection.instantiate(module, imports);
+      if (answered) return answered;
       // preview1's `proc_exit(code)` reaches WASI 0.2 as `exit(ok | err)`, losing the code; a
       // legacy module's call is taken here instead, so `witshim run` exits with the guest's code.
       const preview1 = imports?.wasi_snapshot_preview1 as Record<string, unknown> | undefined;

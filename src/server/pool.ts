@@ -8,13 +8,8 @@ import type { RequestHost } from './request-host.js';
 
 type SandboxReply = Extract<SyncReply, { op: 'await-request' }>;
 
-export interface GuestArtifacts {
-  /** File URL of the transpiled guest module. */
-  guestModule: string;
-  coreModules: Record<string, WebAssembly.Module>;
-  /** The same glue as a classic script and where its V8 code cache goes (cheaper worker starts). */
-  guestScript?: { path: string; codeCache: string };
-}
+/** A loaded guest: what a worker is sent as its first message. */
+export type GuestArtifacts = WorkerGuest;
 
 type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
 
@@ -84,8 +79,8 @@ export class GuestWorker {
     this.worker = new Worker(workerUrl, { workerData: init, transferList: [calls.port2, replies.port2], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     // The worker boots while the app may still be loading; the guest follows as its first message.
     Promise.resolve(artifacts).then(
-      ({ guestModule, guestScript, coreModules }) => {
-        if (!this.dead) this.worker.postMessage({ guestModule, guestScript, coreModules } satisfies WorkerGuest);
+      ({ guestModule, guestScript, coreModules, indirectShims }) => {
+        if (!this.dead) this.worker.postMessage({ guestModule, guestScript, coreModules, indirectShims } satisfies WorkerGuest);
       },
       (err: Error) => {
         this.dead = true;
