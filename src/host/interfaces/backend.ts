@@ -5,6 +5,7 @@ import type { Request } from '../messages.js';
 import type { HeaderList } from '../protocol.js';
 import type { Session } from '../session.js';
 import type { HostInterface } from '../host-types.js';
+import { sessionView } from '../session-view.js';
 
 /** A `backend.backend` handle: a named origin the guest may send requests to. */
 export class BackendHandle {
@@ -165,41 +166,45 @@ const PROTECTED_HANDOFF_HEADERS = new Set([
 
 const TARGET = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/;
 
-const perSession = new WeakMap<Session, ReturnType<typeof makeBackendInterface>>();
+/**
+ * A backend as the guest holds it. The glue sees this class through each session's view
+ * (`sessionView`), and `shielding` hands out backends of it too, so that `instanceof` holds.
+ */
+export class Backend extends BackendHandle {
+  constructor(
+    private readonly session: Session,
+    spec: BackendSpec,
+  ) {
+    super(spec);
+  }
 
-/** One per session: `shielding` hands out backends of the same resource class jco checks against. */
-export function backendInterface(session: Session) {
-  let made = perSession.get(session);
-  if (!made) perSession.set(session, (made = makeBackendInterface(session)));
-  return made;
+  static open(session: Session, name: string): Backend {
+    checkOpenName(name);
+    const spec = session.backend(name);
+    if (!spec) failOpen('not-found');
+    return new Backend(session, spec);
+  }
+
+  /** `redirect-to-websocket-proxy` / `redirect-to-grip-proxy`: the downstream response comes from elsewhere. */
+  handOff(kind: 'websocket' | 'grip', request: Request): void {
+    const { session } = this;
+    // Viceroy: a response already sent is `DownstreamRespSending`, which components see as `generic-error`.
+    if (session.responded) fail('generic-error');
+    session.responded = true;
+    if (kind === 'grip') return session.channel.notify({ op: 'handoff-grip', backend: this.spec.name });
+    const original = session.downstream;
+    const head = request.head();
+    const kept: HeaderList = head.headers.filter(([name]) => !PROTECTED_HANDOFF_HEADERS.has(name));
+    for (const entry of original?.headers ?? []) if (PROTECTED_HANDOFF_HEADERS.has(entry[0]) && entry[0] !== 'host') kept.push(entry);
+    // The original request's body goes along, as much of it as the guest has not read.
+    const body = original ? { segments: [{ source: original.body }], knownLength: original.knownLength } : { segments: [] };
+    session.channel.notify({ op: 'handoff', backend: this.spec, method: request.method, uri: request.uri, head: { ...head, headers: kept, manualFraming: false }, body });
+  }
 }
 
-function makeBackendInterface(session: Session) {
-  class Backend extends BackendHandle {
-    static open(name: string): Backend {
-      checkOpenName(name);
-      const spec = session.backend(name);
-      if (!spec) failOpen('not-found');
-      return new Backend(spec);
-    }
-
-    /** `redirect-to-websocket-proxy` / `redirect-to-grip-proxy`: the downstream response comes from elsewhere. */
-    handOff(kind: 'websocket' | 'grip', request: Request): void {
-      // Viceroy: a response already sent is `DownstreamRespSending`, which components see as `generic-error`.
-      if (session.responded) fail('generic-error');
-      session.responded = true;
-      if (kind === 'grip') return session.channel.notify({ op: 'handoff-grip', backend: this.spec.name });
-      const original = session.downstream;
-      const head = request.head();
-      const kept: HeaderList = head.headers.filter(([name]) => !PROTECTED_HANDOFF_HEADERS.has(name));
-      for (const entry of original?.headers ?? []) if (PROTECTED_HANDOFF_HEADERS.has(entry[0]) && entry[0] !== 'host') kept.push(entry);
-      // The original request's body goes along, as much of it as the guest has not read.
-      const body = original ? { segments: [{ source: original.body }], knownLength: original.knownLength } : { segments: [] };
-      session.channel.notify({ op: 'handoff', backend: this.spec, method: request.method, uri: request.uri, head: { ...head, headers: kept, manualFraming: false }, body });
-    }
-  }
+export function backendInterface(session: Session) {
   return {
-    Backend,
+    Backend: sessionView(Backend, session, ['open']),
     DynamicBackendOptions,
     HealthcheckOptions,
     registerDynamicBackend(prefix: string, target: string, options: DynamicBackendOptions): Backend {
@@ -220,7 +225,7 @@ function makeBackendInterface(session: Session) {
         clientCert: options.clientCertValue && clientCertificate(options.clientCertValue),
       };
       session.dynamicBackends.set(prefix, spec);
-      return new Backend(spec);
+      return new Backend(session, spec);
     },
   };
 }

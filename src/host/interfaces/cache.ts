@@ -12,6 +12,7 @@ import { dispose, Pollable, readyNow, Subscription, type Readiness, type Waiter 
 import type { HeaderList } from '../protocol.js';
 import { bodyRange, cacheWaitKey, sliceRange, type CacheWriteOptions, type EntryView, type LookupState, type ReplaceStrategyName } from '../services/cache.js';
 import type { Session } from '../session.js';
+import { sessionView } from '../session-view.js';
 
 /**
  * The request a record names, as the WIT declares it: jco's declaration is a nominal stand-in
@@ -199,150 +200,163 @@ function streamingBody(session: Session): { body: Body; sink: number } {
   return { body, sink: sink! };
 }
 
+/** Looks a key up on the main side; the entry's core keeps the session. */
+function lookup(session: Session, key: Uint8Array, options: LookupOptions, transactional: boolean): EntryCore {
+  return new EntryCore(session, session.service('cache.lookup', { key, headers: headersOf(options.requestHeaders), transactional }), options.alwaysUseRequestedRange ?? false);
+}
+
+class Entry {
+  constructor(readonly core: EntryCore) {}
+
+  static lookup(session: Session, key: Uint8Array, options: LookupOptions): Entry {
+    return new Entry(lookup(session, key, options, false));
+  }
+  static transactionLookup(session: Session, key: Uint8Array, options: LookupOptions): Entry {
+    return new Entry(lookup(session, key, options, true));
+  }
+  static transactionLookupAsync(session: Session, key: Uint8Array, options: LookupOptions): PendingEntry {
+    return new PendingEntry(lookup(session, key, options, true));
+  }
+
+  /** The session the entry was looked up in. */
+  private get session(): Session {
+    return this.core.session;
+  }
+
+  transactionInsert(options: WriteOptions): Body {
+    const handle = this.transactionHandle(options);
+    const { body, sink } = streamingBody(this.session);
+    this.session.service('cache.transaction-insert', { handle, options: writeOptions(options), sink, streamBack: false });
+    this.core.obligationDone();
+    return body;
+  }
+
+  transactionInsertAndStreamBack(options: WriteOptions): [Body, Entry] {
+    const handle = this.transactionHandle(options);
+    const { body, sink } = streamingBody(this.session);
+    const view = this.session.service('cache.transaction-insert', { handle, options: writeOptions(options), sink, streamBack: true });
+    this.core.obligationDone();
+    return [body, new Entry(new EntryCore(this.session, view!, this.core.alwaysUseRequestedRange))];
+  }
+
+  transactionUpdate(options: WriteOptions): void {
+    this.session.service('cache.transaction-update', { handle: this.transactionHandle(options), options: writeOptions(options) });
+    this.core.obligationDone();
+  }
+
+  transactionCancel(): void {
+    this.session.service('cache.transaction-cancel', { handle: this.core.mainHandle() });
+    this.core.obligationDone();
+  }
+
+  getState(): LookupState {
+    return this.core.state();
+  }
+  getUserMetadata(maxLen: bigint): Uint8Array | undefined {
+    const object = this.core.object();
+    return object === undefined ? undefined : fitBytes(object.userMetadata, maxLen);
+  }
+  getBody(options: GetBodyOptions): Body {
+    // Viceroy: no object to read is `cannot-read` (legacy `none`).
+    return this.core.body(options) ?? fail('cannot-read');
+  }
+  getLength(): bigint | undefined {
+    return this.core.length();
+  }
+  getMaxAgeNs(): bigint | undefined {
+    return this.core.object()?.maxAgeNs;
+  }
+  getStaleWhileRevalidateNs(): bigint | undefined {
+    return this.core.object()?.staleWhileRevalidateNs;
+  }
+  getAgeNs(): bigint | undefined {
+    return this.core.ageNs();
+  }
+  getHits(): bigint | undefined {
+    return this.core.object()?.hits;
+  }
+  step(): Pollable | undefined {
+    return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, this.session.subscriptions);
+  }
+  subscribe(): Pollable {
+    return new Subscription(this.core, this.core, this.session.subscriptions);
+  }
+  [dispose](): void {
+    this.core.close();
+  }
+
+  /**
+   * Inserting needs the obligation (else `auxiliary-error`, as Viceroy answers); the write's
+   * request headers come from the lookup (Viceroy refuses others as `invalid-argument`).
+   */
+  transactionHandle(options: WriteOptions): number {
+    if (options.requestHeaders !== undefined) fail('invalid-argument');
+    if (!this.core.state().mustInsertOrUpdate) fail('auxiliary-error');
+    return this.core.mainHandle();
+  }
+}
+
+class ReplaceEntry {
+  constructor(readonly core: EntryCore) {}
+
+  static replace(session: Session, key: Uint8Array, options: ReplaceOptions): ReplaceEntry {
+    const view = session.service('cache.replace', { key, headers: headersOf(options.requestHeaders), strategy: options.replaceStrategy ?? 'immediate' });
+    return new ReplaceEntry(new EntryCore(session, view, options.alwaysUseRequestedRange ?? false));
+  }
+
+  getAgeNs(): bigint | undefined {
+    return this.core.ageNs();
+  }
+  getBody(options: GetBodyOptions): Body | undefined {
+    return this.core.body(options);
+  }
+  getHits(): bigint | undefined {
+    return this.core.object()?.hits;
+  }
+  getLength(): bigint | undefined {
+    return this.core.length();
+  }
+  getMaxAgeNs(): bigint | undefined {
+    return this.core.object()?.maxAgeNs;
+  }
+  getStaleWhileRevalidateNs(): bigint | undefined {
+    return this.core.object()?.staleWhileRevalidateNs;
+  }
+  getState(): LookupState | undefined {
+    return { ...this.core.state(), mustInsertOrUpdate: false };
+  }
+  getUserMetadata(maxLen: bigint): Uint8Array | undefined {
+    const object = this.core.object();
+    return object === undefined ? undefined : fitBytes(object.userMetadata, maxLen);
+  }
+  step(): Pollable | undefined {
+    return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, this.core.session.subscriptions);
+  }
+  subscribe(): Pollable {
+    return new Subscription(this.core, this.core, this.core.session.subscriptions);
+  }
+  [dispose](): void {
+    this.core.close();
+  }
+}
+
+/** Option bags with nothing to set; their WIT constructors are called by the glue. */
+class ExtraGetBodyOptions {}
+class ExtraLookupOptions {}
+class ExtraReplaceOptions {}
+class ExtraWriteOptions {}
+
+const asEntry = (handle: unknown): Entry => (handle instanceof Entry ? handle : fail('invalid-argument'));
+const asReplace = (handle: unknown): ReplaceEntry => (handle instanceof ReplaceEntry ? handle : fail('invalid-argument'));
+
 export function cacheInterface(session: Session) {
-  const lookup = (key: Uint8Array, options: LookupOptions, transactional: boolean): EntryCore =>
-    new EntryCore(session, session.service('cache.lookup', { key, headers: headersOf(options.requestHeaders), transactional }), options.alwaysUseRequestedRange ?? false);
-
-  class Entry {
-    constructor(readonly core: EntryCore) {}
-
-    static lookup(key: Uint8Array, options: LookupOptions): Entry {
-      return new Entry(lookup(key, options, false));
-    }
-    static transactionLookup(key: Uint8Array, options: LookupOptions): Entry {
-      return new Entry(lookup(key, options, true));
-    }
-    static transactionLookupAsync(key: Uint8Array, options: LookupOptions): PendingEntry {
-      return new PendingEntry(lookup(key, options, true));
-    }
-
-    transactionInsert(options: WriteOptions): Body {
-      const handle = this.transactionHandle(options);
-      const { body, sink } = streamingBody(session);
-      session.service('cache.transaction-insert', { handle, options: writeOptions(options), sink, streamBack: false });
-      this.core.obligationDone();
-      return body;
-    }
-
-    transactionInsertAndStreamBack(options: WriteOptions): [Body, Entry] {
-      const handle = this.transactionHandle(options);
-      const { body, sink } = streamingBody(session);
-      const view = session.service('cache.transaction-insert', { handle, options: writeOptions(options), sink, streamBack: true });
-      this.core.obligationDone();
-      return [body, new Entry(new EntryCore(session, view!, this.core.alwaysUseRequestedRange))];
-    }
-
-    transactionUpdate(options: WriteOptions): void {
-      session.service('cache.transaction-update', { handle: this.transactionHandle(options), options: writeOptions(options) });
-      this.core.obligationDone();
-    }
-
-    transactionCancel(): void {
-      session.service('cache.transaction-cancel', { handle: this.core.mainHandle() });
-      this.core.obligationDone();
-    }
-
-    getState(): LookupState {
-      return this.core.state();
-    }
-    getUserMetadata(maxLen: bigint): Uint8Array | undefined {
-      const object = this.core.object();
-      return object === undefined ? undefined : fitBytes(object.userMetadata, maxLen);
-    }
-    getBody(options: GetBodyOptions): Body {
-      // Viceroy: no object to read is `cannot-read` (legacy `none`).
-      return this.core.body(options) ?? fail('cannot-read');
-    }
-    getLength(): bigint | undefined {
-      return this.core.length();
-    }
-    getMaxAgeNs(): bigint | undefined {
-      return this.core.object()?.maxAgeNs;
-    }
-    getStaleWhileRevalidateNs(): bigint | undefined {
-      return this.core.object()?.staleWhileRevalidateNs;
-    }
-    getAgeNs(): bigint | undefined {
-      return this.core.ageNs();
-    }
-    getHits(): bigint | undefined {
-      return this.core.object()?.hits;
-    }
-    step(): Pollable | undefined {
-      return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, session.subscriptions);
-    }
-    subscribe(): Pollable {
-      return new Subscription(this.core, this.core, session.subscriptions);
-    }
-    [dispose](): void {
-      this.core.close();
-    }
-
-    /**
-     * Inserting needs the obligation (else `auxiliary-error`, as Viceroy answers); the write's
-     * request headers come from the lookup (Viceroy refuses others as `invalid-argument`).
-     */
-    transactionHandle(options: WriteOptions): number {
-      if (options.requestHeaders !== undefined) fail('invalid-argument');
-      if (!this.core.state().mustInsertOrUpdate) fail('auxiliary-error');
-      return this.core.mainHandle();
-    }
-  }
-
-  class ReplaceEntry {
-    constructor(readonly core: EntryCore) {}
-
-    static replace(key: Uint8Array, options: ReplaceOptions): ReplaceEntry {
-      const view = session.service('cache.replace', { key, headers: headersOf(options.requestHeaders), strategy: options.replaceStrategy ?? 'immediate' });
-      return new ReplaceEntry(new EntryCore(session, view, options.alwaysUseRequestedRange ?? false));
-    }
-
-    getAgeNs(): bigint | undefined {
-      return this.core.ageNs();
-    }
-    getBody(options: GetBodyOptions): Body | undefined {
-      return this.core.body(options);
-    }
-    getHits(): bigint | undefined {
-      return this.core.object()?.hits;
-    }
-    getLength(): bigint | undefined {
-      return this.core.length();
-    }
-    getMaxAgeNs(): bigint | undefined {
-      return this.core.object()?.maxAgeNs;
-    }
-    getStaleWhileRevalidateNs(): bigint | undefined {
-      return this.core.object()?.staleWhileRevalidateNs;
-    }
-    getState(): LookupState | undefined {
-      return { ...this.core.state(), mustInsertOrUpdate: false };
-    }
-    getUserMetadata(maxLen: bigint): Uint8Array | undefined {
-      const object = this.core.object();
-      return object === undefined ? undefined : fitBytes(object.userMetadata, maxLen);
-    }
-    step(): Pollable | undefined {
-      return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, session.subscriptions);
-    }
-    subscribe(): Pollable {
-      return new Subscription(this.core, this.core, session.subscriptions);
-    }
-    [dispose](): void {
-      this.core.close();
-    }
-  }
-
-  const asEntry = (handle: unknown): Entry => (handle instanceof Entry ? handle : fail('invalid-argument'));
-  const asReplace = (handle: unknown): ReplaceEntry => (handle instanceof ReplaceEntry ? handle : fail('invalid-argument'));
-
   return {
-    Entry,
-    ReplaceEntry,
-    ExtraGetBodyOptions: class ExtraGetBodyOptions {},
-    ExtraLookupOptions: class ExtraLookupOptions {},
-    ExtraReplaceOptions: class ExtraReplaceOptions {},
-    ExtraWriteOptions: class ExtraWriteOptions {},
+    Entry: sessionView(Entry, session, ['lookup', 'transactionLookup', 'transactionLookupAsync']),
+    ReplaceEntry: sessionView(ReplaceEntry, session, ['replace']),
+    ExtraGetBodyOptions,
+    ExtraLookupOptions,
+    ExtraReplaceOptions,
+    ExtraWriteOptions,
     insert(key: Uint8Array, options: WriteOptions): Body {
       const { body, sink } = streamingBody(session);
       session.service('cache.insert', { key, headers: headersOf(options.requestHeaders), options: writeOptions(options), sink });

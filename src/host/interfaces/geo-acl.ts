@@ -5,6 +5,7 @@ import { addressBits, parsePrefix, prefixContains, type Prefix } from '../ip.js'
 import { formatIpAddress, toIpAddress, type IpAddress } from '../messages.js';
 import type { Session } from '../session.js';
 import type { HostInterface } from '../host-types.js';
+import { sessionView } from '../session-view.js';
 
 /** Canonical text of an address, so config keys and lookups agree however they were written. */
 function canonical(text: string): string | undefined {
@@ -43,33 +44,37 @@ interface AclRule {
   action: string;
 }
 
-export function acl(session: Session): HostInterface<'fastly:compute/acl'> {
-  class Acl {
-    private constructor(private readonly rules: AclRule[]) {}
+class Acl {
+  private constructor(
+    private readonly session: Session,
+    private readonly rules: AclRule[],
+  ) {}
 
-    static open(name: string): Acl {
-      checkOpenName(name);
-      const entries = session.config.acls[name];
-      if (!entries) failOpen('not-found');
-      const rules = entries.flatMap(({ prefix, action }) => {
-        const parsed = parsePrefix(prefix);
-        return parsed ? [{ prefix: parsed, text: prefix, action }] : [];
-      });
-      return new Acl(rules);
-    }
-
-    /** The most specific matching entry, as the JSON body the platform returns. */
-    lookup(address: IpAddress): Body | undefined {
-      const bits = addressBits(address);
-      let best: AclRule | undefined;
-      for (const rule of this.rules) {
-        if (prefixContains(rule.prefix, bits) && (!best || rule.prefix.length > best.prefix.length)) best = rule;
-      }
-      if (!best) return undefined;
-      return Body.fromBytes(session.channel, utf8.encode(JSON.stringify({ action: best.action, prefix: best.text })));
-    }
+  static open(session: Session, name: string): Acl {
+    checkOpenName(name);
+    const entries = session.config.acls[name];
+    if (!entries) failOpen('not-found');
+    const rules = entries.flatMap(({ prefix, action }) => {
+      const parsed = parsePrefix(prefix);
+      return parsed ? [{ prefix: parsed, text: prefix, action }] : [];
+    });
+    return new Acl(session, rules);
   }
-  return { Acl };
+
+  /** The most specific matching entry, as the JSON body the platform returns. */
+  lookup(address: IpAddress): Body | undefined {
+    const bits = addressBits(address);
+    let best: AclRule | undefined;
+    for (const rule of this.rules) {
+      if (prefixContains(rule.prefix, bits) && (!best || rule.prefix.length > best.prefix.length)) best = rule;
+    }
+    if (!best) return undefined;
+    return Body.fromBytes(this.session.channel, utf8.encode(JSON.stringify({ action: best.action, prefix: best.text })));
+  }
+}
+
+export function acl(session: Session): HostInterface<'fastly:compute/acl'> {
+  return { Acl: sessionView(Acl, session, ['open']) };
 }
 
 // Checked against the WIT (see ../host-types.ts).

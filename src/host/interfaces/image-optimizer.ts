@@ -6,12 +6,15 @@ function unsupported(): never {
   fail('unsupported');
 }
 
+/** The interface needs nothing of the session: one object for every instance. */
+const IMAGE_OPTIMIZER = {
+  ExtraImageOptimizerTransformOptions: class ExtraImageOptimizerTransformOptions {},
+  sendToImageOptimizer: unsupported,
+  transformImageOptimizerRequest: unsupported,
+};
+
 export function imageOptimizer() {
-  return {
-    ExtraImageOptimizerTransformOptions: class {},
-    sendToImageOptimizer: unsupported,
-    transformImageOptimizerRequest: unsupported,
-  };
+  return IMAGE_OPTIMIZER;
 }
 
 // Checked against the WIT (see ../host-types.ts).

@@ -5,9 +5,12 @@
 import { fitString } from '../errors.js';
 import type { Session } from '../session.js';
 
+/** Options with nothing to set; its WIT constructor is called by the glue. */
+class ExtraPurgeOptions {}
+
 export function purgeInterface(session: Session) {
   return {
-    ExtraPurgeOptions: class ExtraPurgeOptions {},
+    ExtraPurgeOptions,
     purgeSurrogateKey(surrogateKeys: string, options: { softPurge: boolean }): void {
       session.service('purge.surrogate-key', { surrogateKey: surrogateKeys, soft: options.softPurge });
     },

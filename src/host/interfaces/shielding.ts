@@ -1,7 +1,7 @@
 import { DEFAULT_TIMEOUTS, type BackendSpec } from '../config.js';
 import { fail, fitString } from '../errors.js';
 import type { Session } from '../session.js';
-import { backendInterface } from './backend.js';
+import { Backend } from './backend.js';
 import type { HostInterface } from '../host-types.js';
 
 class ShieldBackendOptions {
@@ -20,7 +20,6 @@ class ShieldBackendOptions {
 
 /** `shielding`, from `[local_server.shielding_sites]` as Viceroy reads it. */
 export function shielding(session: Session) {
-  const { Backend } = backendInterface(session);
   return {
     ShieldBackendOptions,
     /** Viceroy's layout: 1 byte "running on this shield", then the unencrypted and encrypted URLs, each NUL-terminated. */
@@ -34,7 +33,7 @@ export function shielding(session: Session) {
      * As Viceroy: `name` is the shield's URL (what `shield-info` gave), the backend is named after
      * it, and asking twice for the same one in a request fails as a name already taken.
      */
-    backendForShield(name: string, options: ShieldBackendOptions | undefined): InstanceType<typeof Backend> {
+    backendForShield(name: string, options: ShieldBackendOptions | undefined): Backend {
       const url = URL.canParse(name) ? new URL(name) : undefined;
       if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) fail('invalid-argument');
       const backendName = `******${url.href}*****`;
@@ -49,7 +48,7 @@ export function shielding(session: Session) {
         betweenBytesTimeoutMs: options?.betweenBytesTimeoutMs ?? DEFAULT_TIMEOUTS.betweenBytesTimeoutMs,
       };
       session.dynamicBackends.set(backendName, spec);
-      return new Backend(spec);
+      return new Backend(session, spec);
     },
   };
 }
