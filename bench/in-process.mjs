@@ -40,13 +40,13 @@ function meanMs(fn) {
 const artifacts = await prepareGuest(legacy);
 const { instantiate } = await import(artifacts.guestModule);
 const message = { kind: 'run', request: downstream, env: {} };
-const { run } = createRunner({ instantiate, coreModules: artifacts.coreModules, indirectShims: artifacts.indirectShims, config: emptyHostConfig(), channel: stubChannel });
+const { run } = createRunner({ instantiate, modules: artifacts, config: emptyHostConfig(), channel: stubChannel });
 const check = run(message);
 if (check.outcome !== 'ok') throw new Error(`in-process run failed: ${check.outcome} ${check.message ?? ''}`);
 const runMs = meanMs(() => run(message));
 // The same instantiation without calling the handler.
 const noHandler = (getCoreModule, imports, instantiateCore) => (instantiate(getCoreModule, imports, instantiateCore), {});
-const instantiateOnly = createRunner({ instantiate: noHandler, coreModules: artifacts.coreModules, indirectShims: artifacts.indirectShims, config: emptyHostConfig(), channel: stubChannel }).run;
+const instantiateOnly = createRunner({ instantiate: noHandler, modules: artifacts, config: emptyHostConfig(), channel: stubChannel }).run;
 const module = new WebAssembly.Module(legacy);
 const stubs = {};
 for (const entry of WebAssembly.Module.imports(module)) if (entry.kind === 'function') (stubs[entry.module] ??= {})[entry.name] = () => 0;

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { adapt } from '../dist/adapt/index.js';
 import { emptyHostConfig } from '../dist/host/config.js';
 import { createRunner } from '../dist/host/runner.js';
+import { prepareCoreModules } from '../dist/server/core-modules.js';
 import { transpileGuest } from '../dist/server/transpile.js';
 import { shapeStub } from '../dist/wasm/shape-stub.js';
 
@@ -31,16 +32,17 @@ const component = await step('adaptMs', () => adapt(legacy, { unknownImports: 't
 const { files } = await step('transpileMs', () => transpileGuest(component));
 const dir = mkdtempSync(join(tmpdir(), 'witshim-startup-'));
 for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name.replace(/\//g, '_')), bytes);
-const coreModules = await step('compileMs', async () => {
-  const out = {};
-  for (const name of Object.keys(files).filter((file) => file.endsWith('.wasm'))) out[name] = await WebAssembly.compile(files[name]);
-  return out;
+const modules = await step('compileMs', async () => {
+  const prepared = prepareCoreModules(Object.fromEntries(Object.entries(files).filter(([file]) => file.endsWith('.wasm'))));
+  const coreModules = {};
+  for (const [name, bytes] of Object.entries(prepared.files)) coreModules[name] = await WebAssembly.compile(bytes);
+  return { ...prepared, coreModules };
 });
 const { instantiate } = await step('loadGlueMs', () => import(pathToFileURL(join(dir, 'guest.js')).href));
 const channel = { call: (call) => (call.op === 'read' ? { op: 'read', end: true } : { op: 'wait', index: 0 }), notify() {}, post() {} };
 const downstream = { id: 'startup', method: 'GET', uri: 'http://127.0.0.1/', version: 'http11', headers: [], originalHeaderNames: [], body: 1, knownLength: 0n };
 await step('firstInstanceMs', () => {
-  const finished = createRunner({ instantiate, coreModules, config: emptyHostConfig(), channel }).run({ kind: 'run', request: downstream, env: {} });
+  const finished = createRunner({ instantiate, modules, config: emptyHostConfig(), channel }).run({ kind: 'run', request: downstream, env: {} });
   if (finished.outcome !== 'ok') throw new Error(`first request: ${finished.outcome} ${finished.message ?? ''}`);
 });
 console.log(JSON.stringify(times));

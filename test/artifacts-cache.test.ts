@@ -49,7 +49,7 @@ describe('the shape cache', () => {
     const { instantiate } = (await import(artifacts.guestModule)) as { instantiate: Parameters<typeof createRunner>[0]['instantiate'] };
     const notices: unknown[] = [];
     const channel = { call: () => ({ op: 'read', end: true }), notify: (notice: unknown) => notices.push(notice), post() {} };
-    const runner = createRunner({ instantiate, coreModules: artifacts.coreModules, config: emptyHostConfig(), channel: channel as never });
+    const runner = createRunner({ instantiate, modules: artifacts, config: emptyHostConfig(), channel: channel as never });
     const downstream = { id: 'x', method: 'GET', uri: 'http://localhost/', version: 'http11' as const, headers: [], originalHeaderNames: [], body: 1, knownLength: 0n };
     expect(runner.run({ kind: 'run', request: downstream, env: {} }).outcome).toBe('ok');
     const respond = notices.find((notice) => (notice as { op: string }).op === 'respond') as { body: { segments: Uint8Array[] } };

@@ -7,6 +7,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { BackendSpec, HostConfig } from './config.js';
 import type { IndirectShim } from './indirect-calls.js';
+import type { TabledModule } from './lazy-exports.js';
 import type { ServiceCall, ServiceReply } from './services/protocol.js';
 
 export type HeaderList = Array<[name: string, value: Uint8Array]>;
@@ -154,18 +155,24 @@ export type RunMessage =
   | { kind: 'run'; request: DownstreamRequest; env: Record<string, string> }
   | { kind: 'command'; args: string[]; env: Record<string, string> };
 
+/** A transpiled guest's compiled core modules, with what the runner answers or wires itself in them. */
+export interface GuestModules {
+  coreModules: Record<string, WebAssembly.Module>;
+  /** wit-component shim/fixup pairs the host answers in JavaScript (see indirect-calls.ts). */
+  indirectShims?: IndirectShim[];
+  /** Core modules whose function exports are in one table, given to the glue lazily (see lazy-exports.ts). */
+  tabledModules?: TabledModule[];
+}
+
 /**
  * The guest a worker runs: its first message, sent once the app is loaded, so that a worker
  * boots (Node's own start, the host's modules) while the main thread loads the app.
  */
-export interface WorkerGuest {
+export interface WorkerGuest extends GuestModules {
   /** File URL of the jco-transpiled guest (`instantiation: sync`). */
   guestModule: string;
   /** The glue as a classic script, compiled with V8's code cache at `codeCache` (written by the first worker to start without one). */
   guestScript?: { path: string; codeCache: string };
-  coreModules: Record<string, WebAssembly.Module>;
-  /** wit-component shim/fixup pairs the host answers in JavaScript (see indirect-calls.ts). */
-  indirectShims?: IndirectShim[];
 }
 
 export interface WorkerInit {

@@ -9,9 +9,10 @@ import { Body } from './body.js';
 import type { MainChannel } from './channel.js';
 import type { HostConfig } from './config.js';
 import { buildImports } from './imports.js';
-import { Indirection, type IndirectShim } from './indirect-calls.js';
+import { Indirection } from './indirect-calls.js';
+import { lazyExports } from './lazy-exports.js';
 import { Request } from './messages.js';
-import type { DownstreamRequest, RunMessage, WorkerToMain } from './protocol.js';
+import type { DownstreamRequest, GuestModules, RunMessage, WorkerToMain } from './protocol.js';
 import { Session } from './session.js';
 import { createWasi, GuestExit, type WasiOptions } from './wasi.js';
 
@@ -28,9 +29,8 @@ export type Finished = Extract<WorkerToMain, { kind: 'finished' }>;
 
 export interface RunnerOptions {
   instantiate: Instantiate;
-  coreModules: Record<string, WebAssembly.Module>;
-  /** The guest's shim/fixup pairs answered in JavaScript instead of instantiated (see indirect-calls.ts). */
-  indirectShims?: readonly IndirectShim[];
+  /** The core modules, and which of them the runner answers or wires itself (see protocol.ts). */
+  modules: GuestModules;
   config: HostConfig;
   channel: MainChannel;
   /** Called as a reusable sandbox takes a further request: the worker restarts its per-request CPU clock. */
@@ -54,7 +54,10 @@ export interface Runner {
   prepare(): void;
 }
 
-export function createRunner({ instantiate, coreModules, indirectShims = [], config, channel, onRebind }: RunnerOptions): Runner {
+export function createRunner({ instantiate, modules, config, channel, onRebind }: RunnerOptions): Runner {
+  const { coreModules, indirectShims = [], tabledModules = [] } = modules;
+  const tabled = new Map<WebAssembly.Module, readonly string[]>();
+  for (const { module, names } of tabledModules) if (coreModules[module]) tabled.set(coreModules[module], names);
   const getCoreModule = (name: string) => {
     const module = coreModules[name];
     if (!module) throw new Error(`transpiled guest asks for unknown core module ${name}`);
@@ -83,7 +86,8 @@ export function createRunner({ instantiate, coreModules, indirectShims = [], con
       }
       const core = new WebAssembly.Instance(module, imports);
       for (const value of Object.values(core.exports)) if (value instanceof WebAssembly.Memory) session.memories.push(value);
-      return core;
+      const names = tabled.get(module);
+      return names ? ({ exports: lazyExports(core.exports, names) } as unknown as WebAssembly.Instance) : core;
     });
     // A reusable sandbox's further requests (`await-request`) bind to the same instance.
     session.rebind = (request, env) => {

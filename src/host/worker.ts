@@ -23,7 +23,7 @@ const beginRequest = () => {
   Atomics.store(slots, SIGNAL_SLOTS.runCpuMs, threadCpuMs('/proc/thread-self/stat') ?? 0);
   Atomics.add(slots, SIGNAL_SLOTS.runs, 1);
 };
-const runner = createRunner({ instantiate, coreModules: guest.coreModules, indirectShims: guest.indirectShims, config: init.config, channel, onRebind: beginRequest });
+const runner = createRunner({ instantiate, modules: guest, config: init.config, channel, onRebind: beginRequest });
 
 // The next request's instance is made while the worker waits for it (still one per request).
 const prepareSoon = () => setImmediate(() => runner.prepare());

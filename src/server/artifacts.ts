@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { packageVersion } from '../version.js';
 import { hashOf, transpilerVersions } from './build-keys.js';
 import { transpileGuest } from './transpile.js';
-import { findIndirectShims } from './indirect-shims.js';
+import { prepareCoreModules } from './core-modules.js';
 import { standInFor } from './stand-in.js';
 import { readModuleInterface } from '../wasm/imports.js';
 import { limitMemories } from '../wasm/memory-limit.js';
@@ -81,20 +81,20 @@ function shapeKey(folded: Uint8Array, adapterInputs: string[]): string {
 /**
  * Compiles the core modules of a transpiled guest (`replace` stands in for some of them) and
  * names its glue. Each memory's cap is set at compile time: the compiled module is what every
- * worker shares. The shim/fixup pairs proven to be plain indirections are named, for the host to
- * answer in JavaScript (src/host/indirect-calls.ts).
+ * worker shares. What the runner answers itself, and the modules whose exports are tabled, come
+ * from `prepareCoreModules`.
  */
 export async function loadArtifacts(dir: string, memoryBytes: number, replace: Record<string, Uint8Array> = {}): Promise<GuestArtifacts> {
   const names = new Set([...readdirSync(dir).filter((file) => file.endsWith('.wasm')), ...Object.keys(replace)]);
   const pages = Math.floor(memoryBytes / WASM_PAGE);
-  const files = Object.fromEntries([...names].map((name) => [name, (replace[name] ?? readFileSync(join(dir, name))) as Uint8Array<ArrayBuffer>]));
-  const compiled = await Promise.all([...names].map(async (name) => [name, await WebAssembly.compile(limitMemories(files[name]!, pages) as Uint8Array<ArrayBuffer>)] as const));
-  const coreModules = Object.fromEntries(compiled);
+  const { files, indirectShims, tabledModules } = prepareCoreModules(Object.fromEntries([...names].map((name) => [name, replace[name] ?? readFileSync(join(dir, name))])));
+  const compiled = await Promise.all([...names].map(async (name) => [name, await WebAssembly.compile(limitMemories(files[name] as Uint8Array<ArrayBuffer>, pages) as Uint8Array<ArrayBuffer>)] as const));
   const script = join(dir, GUEST_SCRIPT);
   return {
     guestModule: pathToFileURL(join(dir, 'guest.js')).href,
-    coreModules,
-    indirectShims: findIndirectShims(files, coreModules),
+    coreModules: Object.fromEntries(compiled),
+    indirectShims,
+    tabledModules,
     ...(existsSync(script) ? { guestScript: { path: script, codeCache: join(dir, 'guest.code-cache') } } : {}),
   };
 }

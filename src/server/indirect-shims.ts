@@ -100,17 +100,19 @@ function behavesAsIndirection(shim: WebAssembly.Module, fixup: WebAssembly.Modul
 }
 
 /** Every proven shim/fixup pair among a transpiled guest's core modules (by file name). */
-export function findIndirectShims(files: Record<string, Uint8Array>, compiled: Record<string, WebAssembly.Module>): IndirectShim[] {
+export function findIndirectShims(files: Record<string, Uint8Array>): IndirectShim[] {
   const found: IndirectShim[] = [];
-  // Cheap reflection first: only a module without imports can be a shim, and the 11 MB main module never is.
-  const shims = Object.keys(compiled).filter((name) => WebAssembly.Module.imports(compiled[name]!).length === 0);
+  const interfaces = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, readModuleInterface(bytes)]));
+  const shims = Object.keys(files).filter((name) => interfaces[name]!.imports.length === 0);
   for (const shim of shims) {
     const slots = shimSlots(files[shim]!);
     if (!slots) continue;
-    const fixups = Object.keys(compiled).filter((name) => WebAssembly.Module.imports(compiled[name]!).length === slots.length + 1 && fixupFits(files[name]!, slots));
+    const fixups = Object.keys(files).filter((name) => interfaces[name]!.imports.length === slots.length + 1 && fixupFits(files[name]!, slots));
     // Two fixups that fit one shim could be paired either way: keep the real modules.
     const [fixup] = fixups;
-    if (fixups.length === 1 && behavesAsIndirection(compiled[shim]!, compiled[fixup!]!, slots)) found.push({ shim, fixup: fixup!, slots: slots.length });
+    if (fixups.length === 1 && behavesAsIndirection(compile(files[shim]!), compile(files[fixup!]!), slots)) found.push({ shim, fixup: fixup!, slots: slots.length });
   }
   return found;
 }
+
+const compile = (bytes: Uint8Array) => new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);

@@ -175,7 +175,7 @@ export function encodeLeb(value: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
-function encodeName(name: string): Uint8Array {
+export function encodeName(name: string): Uint8Array {
   const utf8 = new TextEncoder().encode(name);
   return concat([encodeLeb(utf8.length), utf8]);
 }
