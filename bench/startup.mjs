@@ -33,7 +33,7 @@ const { files } = await step('transpileMs', () => transpileGuest(component));
 const dir = mkdtempSync(join(tmpdir(), 'witshim-startup-'));
 for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name.replace(/\//g, '_')), bytes);
 const modules = await step('compileMs', async () => {
-  const prepared = prepareCoreModules(Object.fromEntries(Object.entries(files).filter(([file]) => file.endsWith('.wasm'))));
+  const prepared = prepareCoreModules(Object.fromEntries(Object.entries(files).filter(([file]) => file.endsWith('.wasm'))), 'guest.core.wasm');
   const coreModules = {};
   for (const [name, bytes] of Object.entries(prepared.files)) coreModules[name] = await WebAssembly.compile(bytes);
   return { ...prepared, coreModules };

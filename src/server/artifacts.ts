@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { packageVersion } from '../version.js';
 import { hashOf, transpilerVersions } from './build-keys.js';
 import { transpileGuest } from './transpile.js';
-import { prepareCoreModules } from './core-modules.js';
+import { CORE_MODULES_FILE, prepareCoreModules, type CoreModulesRecord } from './core-modules.js';
 import { standInFor } from './stand-in.js';
 import { readModuleInterface } from '../wasm/imports.js';
 import { limitMemories } from '../wasm/memory-limit.js';
@@ -81,20 +81,22 @@ function shapeKey(folded: Uint8Array, adapterInputs: string[]): string {
 /**
  * Compiles the core modules of a transpiled guest (`replace` stands in for some of them) and
  * names its glue. Each memory's cap is set at compile time: the compiled module is what every
- * worker shares. What the runner answers itself, and the modules whose exports are tabled, come
- * from `prepareCoreModules`.
+ * worker shares. What the runner answers itself, and the modules whose exports are tabled, were
+ * recorded by `prepareCoreModules` when the directory was made.
  */
 export async function loadArtifacts(dir: string, memoryBytes: number, replace: Record<string, Uint8Array> = {}): Promise<GuestArtifacts> {
   const names = new Set([...readdirSync(dir).filter((file) => file.endsWith('.wasm')), ...Object.keys(replace)]);
   const pages = Math.floor(memoryBytes / WASM_PAGE);
-  const { files, indirectShims, tabledModules } = prepareCoreModules(Object.fromEntries([...names].map((name) => [name, replace[name] ?? readFileSync(join(dir, name))])));
-  const compiled = await Promise.all([...names].map(async (name) => [name, await WebAssembly.compile(limitMemories(files[name] as Uint8Array<ArrayBuffer>, pages) as Uint8Array<ArrayBuffer>)] as const));
+  const compiled = await Promise.all([...names].map(async (name) => [name, await WebAssembly.compile(limitMemories((replace[name] ?? readFileSync(join(dir, name))) as Uint8Array<ArrayBuffer>, pages) as Uint8Array<ArrayBuffer>)] as const));
   const script = join(dir, GUEST_SCRIPT);
+  const record = join(dir, CORE_MODULES_FILE);
+  const { indirectShims, tabledModules } = existsSync(record) ? (JSON.parse(readFileSync(record, 'utf8')) as CoreModulesRecord) : { indirectShims: [], tabledModules: [] };
   return {
     guestModule: pathToFileURL(join(dir, 'guest.js')).href,
     coreModules: Object.fromEntries(compiled),
-    indirectShims,
-    tabledModules,
+    // Never about a module `replace` stands in for (the main module, which is not rewritten).
+    indirectShims: indirectShims.filter(({ shim, fixup }) => !(shim in replace) && !(fixup in replace)),
+    tabledModules: tabledModules.filter(({ module }) => !(module in replace)),
     ...(existsSync(script) ? { guestScript: { path: script, codeCache: join(dir, 'guest.code-cache') } } : {}),
   };
 }
@@ -216,6 +218,9 @@ async function transpiledDir(component: Uint8Array, root: string): Promise<strin
     const { files } = await transpileGuest(component);
     const script = glueScript(new TextDecoder().decode(files['guest.js']));
     if (script !== undefined) files[GUEST_SCRIPT] = new TextEncoder().encode(script);
+    const prepared = prepareCoreModules(Object.fromEntries(Object.entries(files).filter(([name]) => name.endsWith('.wasm'))), MAIN_MODULE);
+    Object.assign(files, prepared.files);
+    files[CORE_MODULES_FILE] = new TextEncoder().encode(JSON.stringify({ indirectShims: prepared.indirectShims, tabledModules: prepared.tabledModules } satisfies CoreModulesRecord));
     publishDirectory(dir, files);
   }
   return dir;

@@ -21,6 +21,12 @@ import { findIndirectShims } from './indirect-shims.js';
  */
 export const MIN_TABLED_EXPORTS = 8;
 
+/** Where a transpile directory records what `prepareCoreModules` found, for `loadArtifacts`. */
+export const CORE_MODULES_FILE = 'guest.modules.json';
+
+/** What `CORE_MODULES_FILE` holds. */
+export type CoreModulesRecord = Pick<PreparedCoreModules, 'indirectShims' | 'tabledModules'>;
+
 export interface PreparedCoreModules {
   /** Each module's bytes, rewritten where a module's exports are tabled. */
   files: Record<string, Uint8Array>;
@@ -28,13 +34,19 @@ export interface PreparedCoreModules {
   tabledModules: TabledModule[];
 }
 
-export function prepareCoreModules(files: Record<string, Uint8Array>): PreparedCoreModules {
-  const indirectShims = findIndirectShims(files);
+/**
+ * Made once per transpile (its results are kept beside the glue). `main` is the component's main
+ * module, left alone: for an adapted module it is the legacy module, which a module of the same
+ * shape replaces when it is served (src/server/artifacts.ts), and it has few exports.
+ */
+export function prepareCoreModules(files: Record<string, Uint8Array>, main?: string): PreparedCoreModules {
+  const others = Object.fromEntries(Object.entries(files).filter(([name]) => name !== main));
+  const indirectShims = findIndirectShims(others);
   const answered = new Set(indirectShims.flatMap(({ shim, fixup }) => [shim, fixup]));
   const out: Record<string, Uint8Array> = {};
   const tabledModules: TabledModule[] = [];
   for (const [name, bytes] of Object.entries(files)) {
-    const functions = answered.has(name) ? 0 : readModuleInterface(bytes).exports.filter((entry) => entry.kind === 'function').length;
+    const functions = answered.has(name) || name === main ? 0 : readModuleInterface(bytes).exports.filter((entry) => entry.kind === 'function').length;
     const tabled = functions >= MIN_TABLED_EXPORTS ? tableExports(bytes, EXPORT_TABLE) : undefined;
     out[name] = tabled?.bytes ?? bytes;
     if (tabled) tabledModules.push({ module: name, names: tabled.names });

@@ -2,9 +2,10 @@
  * Rewrites of jco's transpiled glue (`instantiation: 'sync'`) that keep its behaviour but cut
  * the cost of instantiating it once per request. Each rewrite matches an exact shape and leaves
  * the source alone when a jco version emits something else, so at worst nothing is gained.
- * Bump GLUE_REWRITES when they change: it is part of the transpile cache key.
+ * Bump GLUE_REWRITES when they, or the core module rewrites of core-modules.ts, change: it is
+ * part of the transpile cache key.
  */
-export const GLUE_REWRITES = 'glue-4';
+export const GLUE_REWRITES = 'glue-5';
 
 /**
  * `try { x = WebAssembly.promising(f); } catch(err) { x = f; }` runs on every instantiation and,
