@@ -151,7 +151,7 @@ const jsReusePath = await buildJsApp(join(root, 'bench/fixtures/js-hello-reuse.j
 
 console.log(`${cores} cores, Node ${process.version}, ${seconds} s per load run, load average at start ${loadavg()[0]!.toFixed(1)}`);
 const cIn = inProcess(cPath, 400);
-const jsIn = inProcess(jsPath, 60);
+const jsIn = inProcess(jsPath, 120);
 /** The serve command alone (not the whole CLI), so a half-edited adapter elsewhere cannot stop it. */
 const launcher = join(root, 'dist/cli/serve-only.js');
 const rows = [
