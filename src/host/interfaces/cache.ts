@@ -205,9 +205,46 @@ function lookup(session: Session, key: Uint8Array, options: LookupOptions, trans
   return new EntryCore(session, session.service('cache.lookup', { key, headers: headersOf(options.requestHeaders), transactional }), options.alwaysUseRequestedRange ?? false);
 }
 
-class Entry {
+/** What a lookup's entry and a replace entry both read of the main side's object. */
+abstract class EntryReads {
   constructor(readonly core: EntryCore) {}
 
+  /** The session the entry was made in. */
+  protected get session(): Session {
+    return this.core.session;
+  }
+
+  getUserMetadata(maxLen: bigint): Uint8Array | undefined {
+    const object = this.core.object();
+    return object === undefined ? undefined : fitBytes(object.userMetadata, maxLen);
+  }
+  getLength(): bigint | undefined {
+    return this.core.length();
+  }
+  getMaxAgeNs(): bigint | undefined {
+    return this.core.object()?.maxAgeNs;
+  }
+  getStaleWhileRevalidateNs(): bigint | undefined {
+    return this.core.object()?.staleWhileRevalidateNs;
+  }
+  getAgeNs(): bigint | undefined {
+    return this.core.ageNs();
+  }
+  getHits(): bigint | undefined {
+    return this.core.object()?.hits;
+  }
+  step(): Pollable | undefined {
+    return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, this.session.subscriptions);
+  }
+  subscribe(): Pollable {
+    return new Subscription(this.core, this.core, this.session.subscriptions);
+  }
+  [dispose](): void {
+    this.core.close();
+  }
+}
+
+class Entry extends EntryReads {
   static lookup(session: Session, key: Uint8Array, options: LookupOptions): Entry {
     return new Entry(lookup(session, key, options, false));
   }
@@ -216,11 +253,6 @@ class Entry {
   }
   static transactionLookupAsync(session: Session, key: Uint8Array, options: LookupOptions): PendingEntry {
     return new PendingEntry(lookup(session, key, options, true));
-  }
-
-  /** The session the entry was looked up in. */
-  private get session(): Session {
-    return this.core.session;
   }
 
   transactionInsert(options: WriteOptions): Body {
@@ -252,37 +284,9 @@ class Entry {
   getState(): LookupState {
     return this.core.state();
   }
-  getUserMetadata(maxLen: bigint): Uint8Array | undefined {
-    const object = this.core.object();
-    return object === undefined ? undefined : fitBytes(object.userMetadata, maxLen);
-  }
   getBody(options: GetBodyOptions): Body {
     // Viceroy: no object to read is `cannot-read` (legacy `none`).
     return this.core.body(options) ?? fail('cannot-read');
-  }
-  getLength(): bigint | undefined {
-    return this.core.length();
-  }
-  getMaxAgeNs(): bigint | undefined {
-    return this.core.object()?.maxAgeNs;
-  }
-  getStaleWhileRevalidateNs(): bigint | undefined {
-    return this.core.object()?.staleWhileRevalidateNs;
-  }
-  getAgeNs(): bigint | undefined {
-    return this.core.ageNs();
-  }
-  getHits(): bigint | undefined {
-    return this.core.object()?.hits;
-  }
-  step(): Pollable | undefined {
-    return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, this.session.subscriptions);
-  }
-  subscribe(): Pollable {
-    return new Subscription(this.core, this.core, this.session.subscriptions);
-  }
-  [dispose](): void {
-    this.core.close();
   }
 
   /**
@@ -296,47 +300,17 @@ class Entry {
   }
 }
 
-class ReplaceEntry {
-  constructor(readonly core: EntryCore) {}
-
+class ReplaceEntry extends EntryReads {
   static replace(session: Session, key: Uint8Array, options: ReplaceOptions): ReplaceEntry {
     const view = session.service('cache.replace', { key, headers: headersOf(options.requestHeaders), strategy: options.replaceStrategy ?? 'immediate' });
     return new ReplaceEntry(new EntryCore(session, view, options.alwaysUseRequestedRange ?? false));
   }
 
-  getAgeNs(): bigint | undefined {
-    return this.core.ageNs();
-  }
   getBody(options: GetBodyOptions): Body | undefined {
     return this.core.body(options);
   }
-  getHits(): bigint | undefined {
-    return this.core.object()?.hits;
-  }
-  getLength(): bigint | undefined {
-    return this.core.length();
-  }
-  getMaxAgeNs(): bigint | undefined {
-    return this.core.object()?.maxAgeNs;
-  }
-  getStaleWhileRevalidateNs(): bigint | undefined {
-    return this.core.object()?.staleWhileRevalidateNs;
-  }
   getState(): LookupState | undefined {
     return { ...this.core.state(), mustInsertOrUpdate: false };
-  }
-  getUserMetadata(maxLen: bigint): Uint8Array | undefined {
-    const object = this.core.object();
-    return object === undefined ? undefined : fitBytes(object.userMetadata, maxLen);
-  }
-  step(): Pollable | undefined {
-    return this.core.stepReady() ? undefined : new Subscription(this.core, this.core, this.core.session.subscriptions);
-  }
-  subscribe(): Pollable {
-    return new Subscription(this.core, this.core, this.core.session.subscriptions);
-  }
-  [dispose](): void {
-    this.core.close();
   }
 }
 
