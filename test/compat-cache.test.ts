@@ -252,9 +252,12 @@ describe('core cache through a js-compute app (SimpleCache, CoreCache)', { timeo
     const holder = jsGet('/core-hold?key=held&value=late&gate=js-gate');
     await origin.arrived('js-gate');
     expect(await jsGet('/core-async?key=held&timeout=50')).toBe('200 timed out (pending=true)');
-    const waiter = jsGet('/core-async?key=held');
+    const waiter = jsGet('/core-async?key=held&signal=js-looked');
     // The waiter is parked: the holder has not inserted (its gate is shut), so nothing else can answer it.
     await vi.waitFor(() => expect(js.cacheStats().waiting).toBe(1), { timeout: 5000, interval: 20 });
+    // Regression (flaky under load): parked is not yet looked. The gate opened as soon as the
+    // lookup was parked, and the holder could insert before the waiter asked `pending()`.
+    await origin.arrived('js-looked');
     origin.open('js-gate');
     expect(await holder).toBe('200 held and inserted');
     expect(await waiter).toBe('200 async hit (pending=true): late');
