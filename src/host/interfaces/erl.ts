@@ -8,19 +8,22 @@ import { sessionView } from '../session-view.js';
  * counter and box for each call). Counters and boxes live on the main thread
  * (`src/server/services/erl.ts`), shared by every worker; a handle is just the name.
  */
-class PenaltyBox {
-  private constructor(
-    private readonly session: Session,
+/** A penalty box or a rate counter: on the main thread both are known by their name alone. */
+abstract class Named {
+  protected constructor(
+    protected readonly session: Session,
     readonly name: string,
   ) {}
 
+  getName(): string {
+    return this.name;
+  }
+}
+
+class PenaltyBox extends Named {
   static open(session: Session, name: string): PenaltyBox {
     checkOpenName(name);
     return new PenaltyBox(session, name);
-  }
-
-  getName(): string {
-    return this.name;
   }
 
   add(entry: string, ttl: number): void {
@@ -32,19 +35,10 @@ class PenaltyBox {
   }
 }
 
-class RateCounter {
-  private constructor(
-    private readonly session: Session,
-    readonly name: string,
-  ) {}
-
+class RateCounter extends Named {
   static open(session: Session, name: string): RateCounter {
     checkOpenName(name);
     return new RateCounter(session, name);
-  }
-
-  getName(): string {
-    return this.name;
   }
 
   checkRate(entry: string, delta: number, window: number, limit: number, penaltyBox: unknown, ttl: number): boolean {
