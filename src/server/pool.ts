@@ -79,8 +79,8 @@ export class GuestWorker {
     this.worker = new Worker(workerUrl, { workerData: init, transferList: [calls.port2, replies.port2], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     // The worker boots while the app may still be loading; the guest follows as its first message.
     Promise.resolve(artifacts).then(
-      ({ guestModule, guestScript, coreModules, indirectShims, tabledModules }) => {
-        if (!this.dead) this.worker.postMessage({ guestModule, guestScript, coreModules, indirectShims, tabledModules } satisfies WorkerGuest);
+      (guest) => {
+        if (!this.dead) this.worker.postMessage(guest satisfies WorkerGuest);
       },
       (err: Error) => {
         this.dead = true;
