@@ -6,7 +6,7 @@
  * emits a different shim costs speed, never correctness.
  */
 import { FIXUP_FUNCTIONS_MODULE, FIXUP_TABLE_MODULE, SHIM_TABLE, type IndirectShim } from '../host/indirect-calls.js';
-import { readModuleInterface, type WasmFuncType, type WasmValType } from '../wasm/imports.js';
+import { readModuleInterface, type WasmFuncType, type WasmModuleInterface, type WasmValType } from '../wasm/imports.js';
 
 /** Value types a JavaScript forwarder passes through unchanged (v128 cannot cross into JS; references are not probed). */
 const FORWARDABLE: ReadonlySet<WasmValType> = new Set(['i32', 'i64', 'f32', 'f64']);
@@ -24,8 +24,7 @@ function slotIndex(name: string, count: number): number | undefined {
  * A shim imports nothing and exports one table, `$imports`, and function `i` for each slot
  * (at most one result, forwardable types). Its slot types, else undefined.
  */
-function shimSlots(bytes: Uint8Array): WasmFuncType[] | undefined {
-  const { imports, exports } = readModuleInterface(bytes);
+function shimSlots({ imports, exports }: WasmModuleInterface): WasmFuncType[] | undefined {
   if (imports.length !== 0) return undefined;
   const functions = exports.filter((e) => e.kind === 'function');
   if (exports.length !== functions.length + 1 || !exports.some((e) => e.kind === 'table' && e.name === SHIM_TABLE)) return undefined;
@@ -43,8 +42,7 @@ function forwardable(type: WasmFuncType): boolean {
 }
 
 /** A fixup exports nothing and imports the shim's table and `actual.i` for each slot, typed as the shim's slot `i`. */
-function fixupFits(bytes: Uint8Array, slots: WasmFuncType[]): boolean {
-  const { imports, exports } = readModuleInterface(bytes);
+function fixupFits({ imports, exports }: WasmModuleInterface, slots: WasmFuncType[]): boolean {
   if (exports.length !== 0 || imports.length !== slots.length + 1) return false;
   const seen = new Set<number>();
   for (const entry of imports) {
@@ -103,11 +101,10 @@ function behavesAsIndirection(shim: WebAssembly.Module, fixup: WebAssembly.Modul
 export function findIndirectShims(files: Record<string, Uint8Array>): IndirectShim[] {
   const found: IndirectShim[] = [];
   const interfaces = Object.fromEntries(Object.entries(files).map(([name, bytes]) => [name, readModuleInterface(bytes)]));
-  const shims = Object.keys(files).filter((name) => interfaces[name]!.imports.length === 0);
-  for (const shim of shims) {
-    const slots = shimSlots(files[shim]!);
+  for (const shim of Object.keys(files)) {
+    const slots = shimSlots(interfaces[shim]!);
     if (!slots) continue;
-    const fixups = Object.keys(files).filter((name) => interfaces[name]!.imports.length === slots.length + 1 && fixupFits(files[name]!, slots));
+    const fixups = Object.keys(files).filter((name) => fixupFits(interfaces[name]!, slots));
     // Two fixups that fit one shim could be paired either way: keep the real modules.
     const [fixup] = fixups;
     if (fixups.length === 1 && behavesAsIndirection(compile(files[shim]!), compile(files[fixup!]!), slots)) found.push({ shim, fixup: fixup!, slots: slots.length });
